@@ -1,0 +1,235 @@
+"""The `stepwise` command.  Results on stdout, logs and progress on stderr.
+
+Bad configuration or input is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from stepwise.engine.catalog import CatalogError, load_catalog
+from stepwise.engine.records import MissingColumnError, MissingTableError
+from stepwise.integration.base import ConnectorError
+from stepwise.settings import SettingsError, get_settings
+
+USER_ERRORS = (ConnectorError, MissingColumnError, MissingTableError, CatalogError, SettingsError)
+err_console = Console(stderr=True)
+log = logging.getLogger("stepwise")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def user_errors(func):
+    """Turn the errors a user can fix into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _as_of(value: str | None) -> str:
+    if value is None:
+        return date.today().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+def main(verbose: bool) -> None:
+    """Stepwise: the next best action on every deal, lead and account."""
+    try:
+        level = "DEBUG" if verbose else get_settings().log_level
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _configure_logging(level)
+
+
+@main.command("sample-data")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--accounts", default=300, show_default=True, type=click.IntRange(1, 100_000), help="Accounts (≈5 deals each).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed: same seed, same company.")
+@click.option("--as-of", "as_of", default=None, help="The company's 'today' (YYYY-MM-DD); default today.")
+@user_errors
+def sample_data(directory: Path, accounts: int, seed: int, as_of: str | None) -> None:
+    """Write a believable sample B2B company as CSV files (the files-source format)."""
+    from stepwise.integration.sample_company import write_company
+
+    day = _as_of(as_of)
+    with err_console.status(f"Generating {accounts} accounts…"):
+        counts = write_company(directory, as_of=day, accounts=accounts, seed=seed)
+    summary = ", ".join(f"{n} {t}" for t, n in counts.items())
+    click.echo(f"wrote {directory} as of {day}: {summary}", err=True)
+
+
+@main.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="Score as of this day (YYYY-MM-DD); default today.")
+@click.option("--format", "fmt", type=click.Choice(["json", "table", "cards"]), default="table", show_default=True)
+@click.option("--store/--no-store", default=False, help="Also save the run and recommendations in the store.")
+@click.option("--limit", default=20, show_default=True, help="Cards/rows to show (table and cards formats).")
+@user_errors
+def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> None:
+    """Score every open deal, lead and account; print the recommendations.
+
+    --format json prints one JSON array (the public contract in the README).
+    """
+    from stepwise.integration.base import connector_for
+    from stepwise.workers.pipeline import run_pipeline
+
+    settings = get_settings()
+    catalog = load_catalog(settings.catalog, settings.rules)
+    connector = connector_for(source)
+    target = _store(settings.database_url) if store else None
+    result = run_pipeline(connector, catalog, _as_of(as_of), store=target)
+    recs = result.recommendations
+    if fmt == "json":
+        json.dump([r.to_dict() for r in recs], sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+        return
+    top = sorted(recs, key=lambda r: -r.score)[:limit]
+    if fmt == "cards":
+        from stepwise.cards.terminal import print_cards
+
+        print_cards(top)
+    else:
+        _print_table(top, len(recs))
+
+
+def _print_table(recs, total: int) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Top {len(recs)} of {total} recommendations")
+    for col in ("score", "urgency", "category", "record", "title"):
+        table.add_column(col)
+    for r in recs:
+        table.add_row(f"{r.score:.0f}", r.urgency, r.category, f"{r.record_type} {r.record_id}", r.title)
+    Console().print(table)
+
+
+def _store(url: str):
+    from stepwise.integration.store import Store
+
+    return Store(url)
+
+
+@main.command()
+@click.option("--dir", "directory", default="sample-data", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--accounts", default=300, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--as-of", "as_of", default=None, help="Default: today.")
+@click.option("--cards", "n_cards", default=5, show_default=True, help="How many top cards to show.")
+@user_errors
+def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> None:
+    """Generate the sample company, run the whole pipeline in-process, show the top cards."""
+    from stepwise.cards.terminal import print_cards
+    from stepwise.integration.files import FilesConnector
+    from stepwise.integration.sample_company import write_company
+    from stepwise.workers.pipeline import run_pipeline
+
+    settings = get_settings()
+    day = _as_of(as_of)
+    started = time.perf_counter()
+    with err_console.status("Generating the sample company…"):
+        counts = write_company(directory, as_of=day, accounts=accounts, seed=7)
+    err_console.print(f"Sample company in {directory}/: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
+    store = _store(settings.database_url)
+    with err_console.status("Scoring every open deal, lead and account…"):
+        result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules), day, store=store)
+    recs = result.recommendations
+    console = Console()
+    by_category: dict[str, int] = {}
+    for r in recs:
+        by_category[r.category] = by_category.get(r.category, 0) + 1
+    console.rule(f"[bold]{len(recs):,} recommendations as of {day}")
+    console.print("By category: " + ", ".join(f"{c} {n}" for c, n in sorted(by_category.items())))
+    removed = result.engine.stats["removed_by_rule"]
+    console.print("Removed by the rules: " + ", ".join(f"{rule} {n}" for rule, n in sorted(removed.items())))
+    print_cards(_showcase(recs, n_cards), console)
+    elapsed = time.perf_counter() - started
+    console.print(f"\nDone in {elapsed:.1f}s. Store: {store.describe()} (run {result.run_id}).")
+    console.print("Next: [bold]stepwise serve[/bold] to open the card service on http://127.0.0.1:5000 "
+                  "(set STEPWISE_API_TOKENS first), or [bold]stepwise score --source files:"
+                  f"{directory} --as-of {day} --format json[/bold].")
+
+
+def _showcase(recs, n: int):
+    """The best card of each category first, so the demo shows the breadth, then the best of the rest."""
+    best: dict[str, object] = {}
+    for r in sorted(recs, key=lambda r: -r.score):
+        best.setdefault(r.category, r)
+    picked = sorted(best.values(), key=lambda r: -r.score)[:n]
+    return picked
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@user_errors
+def serve(host: str, port: int) -> None:
+    """Run the card service (development server; production uses gunicorn, see the Procfile)."""
+    from stepwise.cards.app import create_app
+
+    app = create_app()
+    if not get_settings().api_tokens:
+        click.echo("warning: STEPWISE_API_TOKENS is not set: every /api call will answer 401", err=True)
+    app.run(host=host, port=port)
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True)
+@user_errors
+def status(limit: int) -> None:
+    """The last runs in the store: when, source, as-of, counts, status."""
+    store = _store(get_settings().database_url)
+    for run in store.latest_runs(limit):
+        click.echo(json.dumps(run, default=str))
+
+
+@main.command("check-catalog")
+@click.argument("catalog", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rules", type=click.Path(dir_okay=False, path_type=Path))
+@user_errors
+def check_catalog(catalog: Path | None, rules: Path | None) -> None:
+    """Validate an action catalog (and rules file) without running anything."""
+    settings = get_settings()
+    loaded = load_catalog(catalog or settings.catalog, rules or settings.rules)
+    click.echo(f"ok: {len(loaded.actions)} actions, weak-signal cut-off {loaded.rules.weak_signal_cutoff:g}")
+
+
+@main.command()
+@click.option("--scope", type=click.Choice(["deal", "lead", "account"]), default=None)
+def signals(scope: str | None) -> None:
+    """List the signal names a catalog trigger may use, with their meaning."""
+    from stepwise.engine.signals import ACCOUNT_SIGNALS, DEAL_SIGNALS, LEAD_SIGNALS
+
+    tables = {"deal": DEAL_SIGNALS, "lead": LEAD_SIGNALS, "account": ACCOUNT_SIGNALS}
+    for name, table in tables.items():
+        if scope and name != scope:
+            continue
+        click.echo(f"[{name}]" + (" (deal triggers may also use every account signal)" if name == "deal" else ""))
+        for signal, meaning in table.items():
+            click.echo(f"  {signal:28} {meaning}")
+
+
+if __name__ == "__main__":
+    main()

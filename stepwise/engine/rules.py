@@ -1,0 +1,153 @@
+"""Step 2: the deterministic business rules decide what may reach the rep.
+
+AI proposes, rules decide (seed 002).  Each rule is a small vectorised
+function over the candidates that returns which rows it removes and why; every
+removal is kept as `{action_id or product_id, rule, reason}` for the audit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from stepwise.engine.catalog import Catalog
+
+REMOVAL_COLUMNS = ["scope", "record_id", "account_id", "action_id", "product_id", "rule", "reason"]
+
+
+def _removals(rows: pd.DataFrame, rule: str, reason: pd.Series | str) -> pd.DataFrame:
+    out = rows[["scope", "record_id", "account_id", "action_id"]].copy()
+    out["product_id"] = None
+    out["rule"] = rule
+    out["reason"] = reason
+    return out[REMOVAL_COLUMNS]
+
+
+def _action_flag(candidates: pd.DataFrame, catalog: Catalog, attribute: str) -> pd.Series:
+    flags = {a.id: bool(getattr(a, attribute)) for a in catalog.actions}
+    return candidates["action_id"].map(flags).fillna(False).astype(bool)
+
+
+def overdue_payments(candidates: pd.DataFrame, accounts: pd.DataFrame, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """Invoices overdue beyond the threshold: no discount and no extended-terms offer."""
+    days = accounts["overdue_max_days"].reindex(candidates["account_id"]).to_numpy()
+    amount = accounts["overdue_amount"].reindex(candidates["account_id"]).to_numpy()
+    overdue = days > catalog.rules.overdue_days
+    offers = (_action_flag(candidates, catalog, "offers_discount") | _action_flag(candidates, catalog, "offers_extended_terms")).to_numpy()
+    hit = pd.Series(overdue & offers, index=candidates.index)
+    reason = pd.Series(
+        [f"invoices of {a:,.0f} overdue {d:.0f} days (over {catalog.rules.overdue_days}): no discount or extended terms until cleared"
+         if h else "" for h, a, d in zip(hit, amount, days)],
+        index=candidates.index,
+    )
+    return hit, reason
+
+
+def contract_terms(candidates: pd.DataFrame, accounts: pd.DataFrame, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """A contract that forbids extended payment terms removes actions that offer them."""
+    allowed = accounts["extended_terms_allowed"].reindex(candidates["account_id"]).to_numpy()
+    forbidden = np.array([a is False or a is np.False_ for a in allowed], dtype=bool)
+    hit = pd.Series(forbidden, index=candidates.index) & _action_flag(candidates, catalog, "offers_extended_terms")
+    return hit, pd.Series("the contract does not allow extended payment terms", index=candidates.index)
+
+
+def product_availability(candidates: pd.DataFrame, offers: pd.DataFrame, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """A product action with no product left after the product rules has nothing to offer."""
+    kinds = {a.id: a.products for a in catalog.actions if a.products}
+    wanted = candidates["action_id"].map(kinds)
+    allowed = offers[offers["allowed"]]
+    have = {
+        "replenish": set(allowed.loc[allowed["kind"].isin(["replenish", "substitute"]), "account_id"]),
+        "cross_sell": set(allowed.loc[allowed["kind"] == "cross_sell", "account_id"]),
+        # A bundle needs something to put next to the main product: a substitute or a compatible product.
+        "bundle": set(allowed.loc[allowed["kind"].isin(["cross_sell", "substitute"]), "account_id"]),
+    }
+    has_product = pd.Series(
+        [kind not in have or account in have[kind] for kind, account in zip(wanted, candidates["account_id"])],
+        index=candidates.index,
+    )
+    hit = wanted.notna() & ~has_product
+    blocked = offers[~offers["allowed"]].groupby("account_id")["reason"].first()
+    reason = candidates["account_id"].map(blocked).fillna("no product passes the stock, margin and segment rules")
+    return hit, "no product left to offer: " + reason
+
+
+def content_library(candidates: pd.DataFrame, picks: pd.Series, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
+    """A content action with no matching asset in the library is not offered."""
+    needs = candidates["action_id"].isin([a.id for a in catalog.actions if a.content])
+    hit = needs & picks.reindex(candidates.index).isna()
+    return hit, pd.Series("no matching asset in the content library", index=candidates.index)
+
+
+def apply_rules(candidates: pd.DataFrame, accounts: pd.DataFrame, offers: pd.DataFrame,
+                picks: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every rule in order; a candidate removed by one rule is not judged by the next."""
+    rules = [
+        ("overdue_payments", lambda c: overdue_payments(c, accounts, catalog)),
+        ("contract_terms", lambda c: contract_terms(c, accounts, catalog)),
+        ("stock_margin_segment", lambda c: product_availability(c, offers, catalog)),
+        ("content_library", lambda c: content_library(c, picks, catalog)),
+    ]
+    removed = [product_removals(offers)]
+    kept = candidates
+    for name, rule in rules:
+        if kept.empty:
+            break
+        hit, reason = rule(kept)
+        if hit.any():
+            removed.append(_removals(kept[hit], name, reason[hit]))
+            kept = kept[~hit]
+    return kept, pd.concat(removed, ignore_index=True)
+
+
+def product_removals(offers: pd.DataFrame) -> pd.DataFrame:
+    """Products the product rules took out, as account-level audit rows."""
+    rows = offers[~offers["allowed"].astype(bool)]
+    return pd.DataFrame({
+        "scope": "account", "record_id": rows["account_id"].to_numpy(), "account_id": rows["account_id"].to_numpy(),
+        "action_id": None, "product_id": rows["product_id"].to_numpy(), "rule": rows["rule"].to_numpy(),
+        "reason": rows["reason"].to_numpy(),
+    }, columns=REMOVAL_COLUMNS).drop_duplicates(["record_id", "product_id"])
+
+
+def pick_content(candidates: pd.DataFrame, signals: dict[str, pd.DataFrame], content: pd.DataFrame,
+                 catalog: Catalog) -> pd.Series:
+    """The best library asset for each content candidate (content_id), NaN where none fits.
+
+    An asset must have one of the action's types; when the action names a topic
+    the asset must cover it, when it matches on competitor the competitor must be
+    the deal's; otherwise the asset must suit the record's industry (or all
+    industries).  Among those that fit: topic, competitor, then industry match.
+    """
+    picks_by_action = {a.id: a.content for a in catalog.actions if a.content}
+    needs = candidates["action_id"].isin(list(picks_by_action))
+    if not needs.any() or content.empty:
+        return pd.Series(np.nan, index=candidates.index, dtype=object)
+    rows = candidates[needs]
+    topics, industries, competitors = [], [], []
+    for scope, record_id, action_id in zip(rows["scope"], rows["record_id"], rows["action_id"]):
+        pick = picks_by_action[action_id]
+        frame = signals[scope]
+        topic = pick.topic
+        if topic and topic.startswith("signal:"):
+            topic = frame.at[record_id, topic.removeprefix("signal:")]
+        topics.append(topic.replace("_", "-") if isinstance(topic, str) else None)
+        industries.append(frame.at[record_id, "industry"] if "industry" in frame else None)
+        competitors.append(frame.at[record_id, "competitor_name"] if pick.match_competitor else None)
+    wanted = pd.DataFrame({
+        "cand": rows.index, "types": [picks_by_action[a].types for a in rows["action_id"]],
+        "topic": topics, "industry": industries, "competitor": competitors,
+        "match_competitor": [picks_by_action[a].match_competitor for a in rows["action_id"]],
+    }).explode("types").rename(columns={"types": "type"})
+    pairs = wanted.merge(content.rename(columns={"competitor": "asset_competitor"}), on="type")
+    if pairs.empty:
+        return pd.Series(np.nan, index=candidates.index, dtype=object)
+    topic_ok = [t is None or t in ts for t, ts in zip(pairs["topic"], pairs["topics"])]
+    industry_hit = [i in inds for i, inds in zip(pairs["industry"], pairs["industries"])]
+    generic = pairs["industries"].map(len) == 0
+    competitor_ok = ~pairs["match_competitor"] | (pairs["competitor"].notna() & (pairs["competitor"] == pairs["asset_competitor"]))
+    needs_industry = pairs["topic"].isna() & ~pairs["match_competitor"]
+    fits = pd.Series(topic_ok, index=pairs.index) & competitor_ok & (~needs_industry | pd.Series(industry_hit, index=pairs.index) | generic)
+    pairs = pairs[fits].assign(rank=lambda p: 2 * pd.Series(industry_hit, index=pairs.index)[fits] + generic[fits])
+    best = pairs.sort_values(["cand", "rank", "content_id"], ascending=[True, False, True]).drop_duplicates("cand")
+    return best.set_index("cand")["content_id"].reindex(candidates.index)

@@ -1,0 +1,151 @@
+"""The engine's one entry point: canonical tables in, recommendations out (pure, no I/O).
+
+signals → candidates → rules (guardrails) → score → hold back / resolve / limit → explain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from stepwise.engine import candidates as candidates_step
+from stepwise.engine import explain, rules, scoring, signals, strategy
+from stepwise.engine.catalog import Catalog
+from stepwise.engine.products import OFFER_COLUMNS, discount_ceiling, product_offers
+from stepwise.engine.recommendation import Alternative, Factors, Recommendation, Removal, recommendation_id
+from stepwise.engine.records import CanonicalData, as_utc
+
+PRIOR_MODEL_VERSION = "priors-1"
+RECORD_TYPE = {"deal": "deal", "lead": "lead", "account": "account"}
+
+
+@dataclass
+class EngineResult:
+    recommendations: list[Recommendation]
+    removed: pd.DataFrame
+    notes: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def build_signals(data: CanonicalData, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    accounts = signals.account_signals(data, as_of)
+    deals = data.table("deals")
+    won_accounts = deals.loc[deals["is_won"].astype(bool), "account_id"]
+    target_industries = set(accounts.loc[accounts.index.isin(won_accounts), "industry"].dropna())
+    return {
+        "account": accounts,
+        "deal": signals.deal_signals(data, as_of, accounts),
+        "lead": signals.lead_signals(data, as_of, target_industries),
+    }
+
+
+def recommend(data: CanonicalData, as_of: str | pd.Timestamp, catalog: Catalog, source: str = "files",
+              history: pd.DataFrame | None = None, model_version: str = PRIOR_MODEL_VERSION) -> EngineResult:
+    as_of = as_utc(as_of)
+    day = as_of.strftime("%Y-%m-%d")
+    sig = build_signals(data, as_of)
+    disabled = candidates_step.disabled_actions(catalog, data.present())
+    notes = _disabled_notes(disabled)
+
+    proposed = candidates_step.propose(sig, catalog, disabled)
+    offers = product_offers(data, as_of, sig["account"], catalog.rules) if data.orders is not None else pd.DataFrame(columns=OFFER_COLUMNS)
+    content = data.table("content")
+    picks = rules.pick_content(proposed, sig, content, catalog)
+    allowed, removed_by_rules = rules.apply_rules(proposed, sig["account"], offers, picks, catalog)
+    held, removed_by_feedback = strategy.hold_back(allowed, history, catalog, as_of)
+    scored = scoring.score(held, catalog.rules)
+    chosen, alternatives, removed_by_strategy = strategy.select(scored, catalog)
+    removed = pd.concat([removed_by_rules, removed_by_feedback, removed_by_strategy], ignore_index=True)
+
+    recs = _explain_all(chosen, alternatives, removed, sig, offers, picks, content, catalog, source, day, model_version)
+    stats = {
+        "candidates": len(proposed),
+        "removed_by_rule": removed["rule"].value_counts().to_dict(),
+        "recommendations": len(recs),
+        "records": {scope: len(frame) for scope, frame in sig.items()},
+    }
+    return EngineResult(recs, removed, notes, stats)
+
+
+def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, catalog: Catalog, source, day, model_version):
+    if chosen.empty:
+        return []
+    ceiling = discount_ceiling(sig["account"], catalog.rules) if not sig["account"].empty else pd.Series(dtype=float)
+    offers_by_account = dict(tuple(offers.groupby("account_id"))) if not offers.empty else {}
+    assets = content.set_index("content_id") if not content.empty else None
+    alts = {key: frame for key, frame in alternatives.groupby(["scope", "record_id"])}
+    audit = {key: frame for key, frame in removed.groupby(["scope", "record_id"])}
+    urgency = scoring.urgency_label(chosen["urgency"])
+    needed = {scope: chosen.loc[chosen["scope"] == scope, "record_id"].unique() for scope in sig}
+    rows = {scope: sig[scope].loc[ids].to_dict("index") for scope, ids in needed.items() if len(ids)}
+    account_rows = sig["account"].loc[sig["account"].index.intersection(chosen["account_id"].dropna().unique())].to_dict("index")
+    as_of_ts = pd.Timestamp(day)
+    out = []
+    for idx, cand in zip(chosen.index, chosen.itertuples()):
+        action = catalog.by_id(cand.action_id)
+        facts = dict(rows[cand.scope][cand.record_id])
+        account = account_rows.get(cand.account_id) if isinstance(cand.account_id, str) else None
+        account_ceiling = float(ceiling.get(cand.account_id)) if account is not None and cand.account_id in ceiling else None
+        account_offers = offers_by_account.get(cand.account_id)
+        offer = explain.offer_for(action, account_offers, account_ceiling if (action.offers_discount or action.products) else None)
+        asset = picks.get(idx)
+        if isinstance(asset, str) and assets is not None:
+            a = assets.loc[asset]
+            offer["asset"] = {"content_id": asset, "title": a["title"], "type": a["type"], "url": a["url"]}
+            facts.update(asset_title=a["title"], asset_url=a["url"] or "", asset_type=a["type"].replace("_", " "))
+        facts.update(_extra_facts(offer, account_ceiling, facts))
+        removed_rows = audit.get((cand.scope, cand.record_id))
+        account_audit = audit.get(("account", cand.account_id)) if cand.scope != "account" and action.products else None
+        removals = tuple(
+            Removal(rule=r.rule, reason=r.reason, action_id=r.action_id if isinstance(r.action_id, str) else None,
+                    product_id=r.product_id if isinstance(r.product_id, str) else None)
+            for frame in (removed_rows, account_audit) if frame is not None for r in frame.itertuples()
+        )
+        alt_rows = alts.get((cand.scope, cand.record_id))
+        alt = tuple(
+            Alternative(a.action_id, explain.render(catalog.by_id(a.action_id).title, facts), float(a.score),
+                        scoring.urgency_label(pd.Series([a.urgency])).iloc[0])
+            for a in (alt_rows.itertuples() if alt_rows is not None else ())
+        )
+        out.append(Recommendation(
+            id=recommendation_id(source, f"{cand.scope}:{cand.record_id}", action.id, day),
+            source=source, record_type=RECORD_TYPE[cand.scope], record_id=cand.record_id,
+            deal_id=cand.deal_id if cand.scope == "deal" else None,
+            account_id=cand.account_id if isinstance(cand.account_id, str) else None,
+            lead_id=cand.lead_id if cand.scope == "lead" else None,
+            action_id=action.id, category=action.category, title=explain.render(action.title, facts),
+            score=float(cand.score),
+            factors=Factors(*(round(float(getattr(cand, part)), 1) for part in scoring.PARTS)),
+            urgency=urgency.loc[idx], expected_impact=action.expected_impact,
+            why=tuple(explain.render(t, facts) for t in action.why),
+            how=tuple(explain.render(t, facts) for t in action.how),
+            offer=offer,
+            constraints=tuple(explain.constraints_for(account, catalog.rules, account_ceiling)),
+            best_before=(as_of_ts + pd.Timedelta(days=action.best_before_days)).strftime("%Y-%m-%d"),
+            success_rate=None, alternatives=alt, removed=removals, model_version=model_version, as_of=day,
+            rank=int(cand.rank), script=explain.render(action.script, facts),
+            owner_id=facts.get("owner_id") if isinstance(facts.get("owner_id"), str) else None,
+        ))
+    return out
+
+
+def _disabled_notes(disabled: dict[str, str]) -> list[str]:
+    """One line per missing table, not one per action: said once, readable."""
+    by_reason: dict[str, list[str]] = {}
+    for action_id, reason in sorted(disabled.items()):
+        by_reason.setdefault(reason, []).append(action_id)
+    return [f"{len(ids)} actions off, {reason}: {', '.join(ids)}" for reason, ids in sorted(by_reason.items())]
+
+
+def _extra_facts(offer: dict[str, Any], ceiling: float | None, facts: dict[str, Any]) -> dict[str, Any]:
+    products = offer.get("products", [])
+    topic = facts.get("top_visit_topic")
+    return {
+        "products": ", ".join(p["name"] for p in products) or "unknown",
+        "bundle": offer.get("bundle", "unknown"),
+        "max_discount": f"{ceiling:g}%" if ceiling is not None else "unknown",
+        "topic": topic.replace("_", " ") if isinstance(topic, str) else "unknown",
+        "substitute_note": next((f"{p['name']} replaces an out-of-stock product" for p in products if p["role"].startswith("substitute")), ""),
+    }

@@ -1,0 +1,39 @@
+"""Template filling for titles, why/how lines and scripts: `{signal}` fields, safe formatting."""
+
+from __future__ import annotations
+
+import math
+import string
+from typing import Any
+
+import pandas as pd
+
+EXTRA_FIELDS = {
+    "asset_title", "asset_url", "asset_type", "products", "bundle", "max_discount", "topic",
+    "substitute_note", "overdue_note",
+}
+
+
+def template_fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+class _Facts(dict):
+    """Template values: whole numbers print without decimals, unknowns as 'unknown'."""
+
+    def __missing__(self, key: str) -> str:
+        return "unknown"
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key) if key in self else self.__missing__(key)
+        if isinstance(value, float):
+            if math.isnan(value):
+                return "unknown"
+            return f"{value:,.0f}" if abs(value) >= 1000 else (int(value) if value.is_integer() else round(value, 1))
+        if value is None or value is pd.NA or value is pd.NaT:
+            return "unknown"
+        return value
+
+
+def render(text: str, facts: dict[str, Any]) -> str:
+    return text.format_map(_Facts(facts)).strip()

@@ -1,0 +1,72 @@
+"""The files connector: a folder with one CSV per canonical table (the public CSV contract).
+
+Required columns missing → a clear error naming file and column; a bad row →
+skipped with a warning naming file, row id and reason, the rest goes through.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from stepwise.engine.records import TABLES, CanonicalData, coerce_table, validate_presence
+from stepwise.integration.base import Connector, ConnectorError, register
+
+log = logging.getLogger(__name__)
+
+
+class FilesConnector(Connector):
+    def __init__(self, directory: str | Path):
+        if not str(directory):
+            raise ConnectorError("files source needs a folder: --source files:DIR")
+        self.directory = Path(directory)
+        self.source = "files"
+
+    def pull(self, since: str | None = None) -> CanonicalData:
+        if not self.directory.is_dir():
+            raise ConnectorError(f"{self.directory}: no such folder")
+        data = CanonicalData()
+        for name in TABLES:
+            path = self.directory / f"{name}.csv"
+            if not path.exists():
+                continue
+            frame, issues = coerce_table(name, read_csv(path), where=str(path))
+            for issue in issues:
+                log.warning("%s: row %s skipped: %s", path, issue.row_id, issue.reason)
+            setattr(data, name, frame)
+            data.skipped.extend(issues)
+        validate_presence(data)
+        _drop_orphans(data)
+        return data
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Every cell as text: typing is coerce_table's job, so a bad cell costs one row, not the file."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise ConnectorError(f"{path}: the file is empty (it needs at least the header row)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConnectorError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+
+
+def _drop_orphans(data: CanonicalData) -> None:
+    """Rows pointing at an account that is not in accounts.csv cannot be scored; say which."""
+    if data.accounts is None:
+        return
+    known = set(data.accounts["account_id"])
+    for name in ("deals", "contacts", "orders", "invoices", "contracts"):
+        frame = getattr(data, name)
+        if frame is None:
+            continue
+        orphan = ~frame["account_id"].isin(known)
+        if orphan.any():
+            key = TABLES[name].key
+            for row_id, account_id in zip(frame.loc[orphan, key], frame.loc[orphan, "account_id"]):
+                log.warning("%s.csv: row %s skipped: account_id %s is not in accounts.csv", name, row_id, account_id)
+            setattr(data, name, frame[~orphan].reset_index(drop=True))
+
+
+register("files", FilesConnector)

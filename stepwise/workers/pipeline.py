@@ -1,0 +1,73 @@
+"""The one pipeline: pull from a connector → engine → store → write back.
+
+The CLI (in-process, the demo) and the Celery tasks both call `run_pipeline`,
+so there is one code path to trust.  Re-running the same day is idempotent:
+recommendation ids are stable and the store upserts by id.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from stepwise.engine.catalog import Catalog
+from stepwise.engine.run import EngineResult, recommend
+from stepwise.engine.records import CanonicalData, as_utc
+from stepwise.integration.base import Connector, PushResult
+from stepwise.integration.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineResult:
+    run_id: str | None
+    engine: EngineResult
+    data: CanonicalData
+    pushed: PushResult = field(default_factory=PushResult)
+
+    @property
+    def recommendations(self):
+        return self.engine.recommendations
+
+
+def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timestamp,
+                 store: Store | None = None, write_back: bool = True) -> PipelineResult:
+    as_of = as_utc(as_of)
+    data = connector.pull()
+    history = store.feedback_history(connector.source) if store is not None and hasattr(store, "feedback_history") else None
+    run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), "priors-1") if store is not None else None
+    try:
+        result = recommend(data, as_of, catalog, source=connector.source, history=history)
+        for note in result.notes:
+            log.info(note)
+        pushed = connector.push(result.recommendations) if write_back else PushResult()
+        if store is not None:
+            store.upsert_deal_links(connector.source, _deal_accounts(data))
+            store.upsert_recommendations(run_id, result.recommendations)
+            store.expire_stale(connector.source, as_of.strftime("%Y-%m-%d"), {r.id for r in result.recommendations})
+            store.finish_run(run_id, _counts(data, result, pushed))
+    except Exception as exc:
+        if store is not None and run_id is not None:
+            store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    return PipelineResult(run_id, result, data, pushed)
+
+
+def _deal_accounts(data: CanonicalData) -> list[tuple[str, str]]:
+    deals = data.table("deals")
+    return list(zip(deals["deal_id"], deals["account_id"]))
+
+
+def _counts(data: CanonicalData, result: EngineResult, pushed: PushResult) -> dict:
+    return {
+        "pulled": data.counts(),
+        "skipped_rows": len(data.skipped),
+        "candidates": result.stats["candidates"],
+        "recommendations": len(result.recommendations),
+        "removed_by_rule": result.stats["removed_by_rule"],
+        "written_back": pushed.written,
+        "write_back_failed": len(pushed.failed),
+    }
