@@ -15,11 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from stepwise.engine.templates import EXTRA_FIELDS, template_fields
 from stepwise.engine.expressions import Expression, ExpressionError, parse
 from stepwise.engine.recommendation import CATEGORIES
 from stepwise.engine.records import CONTENT_TYPES, OPEN_STAGES, TABLES
 from stepwise.engine.signals import ACCOUNT_SIGNALS, DEAL_SIGNALS, LEAD_SIGNALS
+from stepwise.engine.templates import EXTRA_FIELDS, template_fields
 
 Scope = Literal["deal", "lead", "account"]
 SCOPE_SIGNALS: dict[str, set[str]] = {

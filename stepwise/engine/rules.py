@@ -55,7 +55,7 @@ def product_availability(candidates: pd.DataFrame, offers: pd.DataFrame, catalog
     """A product action with no product left after the product rules has nothing to offer."""
     kinds = {a.id: a.products for a in catalog.actions if a.products}
     wanted = candidates["action_id"].map(kinds)
-    allowed = offers[offers["allowed"]]
+    allowed = offers[offers["allowed"].astype(bool)]
     have = {
         "replenish": set(allowed.loc[allowed["kind"].isin(["replenish", "substitute"]), "account_id"]),
         "cross_sell": set(allowed.loc[allowed["kind"] == "cross_sell", "account_id"]),
@@ -67,8 +67,8 @@ def product_availability(candidates: pd.DataFrame, offers: pd.DataFrame, catalog
         index=candidates.index,
     )
     hit = wanted.notna() & ~has_product
-    blocked = offers[~offers["allowed"]].groupby("account_id")["reason"].first()
-    reason = candidates["account_id"].map(blocked).fillna("no product passes the stock, margin and segment rules")
+    blocked = offers[~offers["allowed"].astype(bool)].groupby("account_id")["reason"].first()
+    reason = candidates["account_id"].map(blocked).astype(object).fillna("no product passes the stock, margin and segment rules")
     return hit, "no product left to offer: " + reason
 
 

@@ -23,7 +23,7 @@ ACCOUNT_SIGNALS: dict[str, str] = {
     "owner_id": "account owner", "is_strategic": "strategic account flag",
     "orders_count": "orders ever placed", "days_since_last_order": "days since the last order",
     "mean_interval": "mean days between orders", "std_interval": "spread (std) of days between orders",
-    "interval_low": "usual interval, low end (mean - std)", "interval_high": "usual interval, high end (mean + std)",
+    "interval_low": "shortest days between two orders", "interval_high": "longest days between two orders",
     "due_ratio": "days since last order ÷ mean interval (1 = due now)",
     "days_to_expected_order": "days until the expected next order (negative = late)",
     "volume_trend": "order value, last 180 days ÷ the 180 days before",
@@ -129,8 +129,8 @@ def _order_cadence(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
         "mean_interval": intervals.mean().round(1),
         "std_interval": intervals.std().fillna(0).round(1),
     })
-    out["interval_low"] = (out["mean_interval"] - out["std_interval"]).round()
-    out["interval_high"] = (out["mean_interval"] + out["std_interval"]).round()
+    out["interval_low"] = intervals.min().round()
+    out["interval_high"] = intervals.max().round()
     out["due_ratio"] = (out["days_since_last_order"] / out["mean_interval"].replace(0, np.nan)).round(2)
     out["days_to_expected_order"] = (out["mean_interval"] - out["days_since_last_order"]).round()
     age = _days_between(as_of, orders["ordered_at"])
@@ -324,7 +324,7 @@ def lead_signals(data: CanonicalData, as_of: pd.Timestamp, target_industries: se
         out[f"visits_{name}_7d"] = ((age <= 7) & where.str.contains(pattern, regex=True)).groupby(visits["lead_id"]).sum()
     out["pricing_visits_30d"] = ((age <= 30) & where.str.contains(VISIT_TOPICS["pricing"])).groupby(visits["lead_id"]).sum()
     out["demo_requested"] = ((age <= 30) & where.str.contains(VISIT_TOPICS["demo"])).groupby(visits["lead_id"]).any()
-    counts = [f"visits_7d", "visits_30d", "pricing_visits_30d", *(f"visits_{n}_7d" for n in VISIT_TOPICS)]
+    counts = ["visits_7d", "visits_30d", "pricing_visits_30d", *(f"visits_{n}_7d" for n in VISIT_TOPICS)]
     out[counts] = out[counts].fillna(0).astype(int)
     out["demo_requested"] = out["demo_requested"].fillna(False).astype(bool)
     # Content topics only: pricing and demo pages are buying signals, not reading interests.

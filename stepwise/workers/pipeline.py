@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from stepwise.engine.catalog import Catalog
-from stepwise.engine.run import EngineResult, recommend
 from stepwise.engine.records import CanonicalData, as_utc
+from stepwise.engine.run import EngineResult, recommend
 from stepwise.integration.base import Connector, PushResult
 from stepwise.integration.store import Store
 

@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint services bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+## The whole pipeline on the bundled sample company: SQLite store, in-process, no credentials.
+demo: $(STAMP)
+	$(BIN)/stepwise demo
+
+## Dev dependencies, the local services (Redis, PostgreSQL), then the full suite.
+test: $(DEV_STAMP) services
+	$(BIN)/ruff check stepwise tests bench
+	$(BIN)/python -m pytest
+
+services:
+	@bash scripts/ensure-services.sh
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check stepwise tests bench
+
+bench: $(DEV_STAMP)
+	$(BIN)/python bench/engine_throughput.py
+
+clean:
+	rm -rf $(VENV) stepwise.db sample-data .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""The card service: a Flask app factory (gunicorn: `stepwise.cards.app:create_app()`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from stepwise.cards.api import STORE, TOKEN_DIGESTS, bp, error, token_digest
+from stepwise.integration.store import Conflict, NotFound, Store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+INDEX_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stepwise card service</title></head>
+<body>
+<h1>Stepwise card service</h1>
+<p>Every <code>/api/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+<ul>
+<li><code>GET /healthz</code> &mdash; the process is up</li>
+<li><code>GET /readyz</code> &mdash; the database answers</li>
+<li><code>GET /api/v1/records/&lt;source&gt;/&lt;deal|lead|account&gt;/&lt;record_id&gt;/recommendations[?as_of=YYYY-MM-DD]</code>
+&mdash; the current recommendations for a record (a deal also shows its account's)</li>
+<li><code>GET /api/v1/recommendations/&lt;id&gt;</code> &mdash; one recommendation with its feedback</li>
+<li><code>POST /api/v1/recommendations/&lt;id&gt;/feedback</code> &mdash; JSON
+<code>{"action": "accepted|dismissed|snoozed", "user": "...", "reason"?, "note"?, "snooze_until"?}</code>,
+optional <code>Idempotency-Key</code> header</li>
+</ul>
+</body></html>
+"""
+
+
+def create_app(store: Store | None = None, api_tokens: list[str] | None = None) -> Flask:
+    if store is None or api_tokens is None:
+        # Imported here so tests (which pass both) never depend on the environment.
+        from stepwise.settings import get_settings
+
+        settings = get_settings()
+        if store is None:
+            store = Store(settings.database_url)
+        if api_tokens is None:
+            api_tokens = [_reveal(t) for t in settings.api_tokens]
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Only digests are kept: a config dump or debug page never shows a usable token.
+    app.config[TOKEN_DIGESTS] = tuple(token_digest(t.strip()) for t in api_tokens if t and t.strip())
+    app.extensions[STORE] = store
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.register_blueprint(bp)
+    _register_errors(app)
+
+    @app.get("/")
+    def index() -> Any:
+        return INDEX_HTML, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        if store.ping():
+            return jsonify(status="ok")
+        return jsonify(status="unavailable", error="database not reachable"), 503
+
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound) -> Any:
+        return error(404, str(exc))
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict) -> Any:
+        return error(409, str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        response = exc.get_response()  # keeps headers such as Allow on a 405
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = f"request body larger than {MAX_BODY_BYTES} bytes"
+        response.data = app.json.dumps({"error": " ".join(str(message).split())})
+        response.content_type = "application/json"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error(500, "internal server error")
+
+
+def _reveal(token: Any) -> str:
+    # Settings may hold tokens as pydantic SecretStr.
+    return token.get_secret_value() if hasattr(token, "get_secret_value") else str(token)

@@ -1,0 +1,542 @@
+"""The store: runs, recommendations, a rep's feedback and sync cursors.
+
+SQLAlchemy Core on SQLite (default) or PostgreSQL (by URL). Core rather than the
+ORM because the hot path is a bulk upsert of 100k+ rows, which wants
+dialect-specific INSERT … ON CONFLICT executed in batches, not unit-of-work objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from stepwise.engine.recommendation import Recommendation
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_ACTIONS = ("accepted", "dismissed", "snoozed")
+FEEDBACK_REASONS = ("wrong_timing", "unsuitable_product", "already_contacted", "not_relevant", "other")
+RUN_STATUSES = ("running", "succeeded", "failed")
+BATCH_SIZE = 1000
+
+
+class StoreError(Exception):
+    """Base of everything the store raises on purpose."""
+
+
+class NotFound(StoreError):
+    """The id names nothing in the store."""
+
+
+class Conflict(StoreError):
+    """The request contradicts what is already stored (e.g. a reused idempotency key)."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out: SQLite keeps no offset, PostgreSQL returns the session's zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = _as_utc(value)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("source", String(200), nullable=False),
+    Column("as_of", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("counts", Json),
+    Column("model_version", String(100)),
+    Column("error", Text),
+)
+
+recommendations = Table(
+    "recommendations", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(32)),  # no FK: runs may be pruned while their recommendations live on
+    Column("source", String(200), nullable=False),
+    Column("record_type", String(16), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("deal_id", String(200)),
+    Column("account_id", String(200)),
+    Column("lead_id", String(200)),
+    Column("action_id", String(200), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("rank", Integer, nullable=False),
+    # ISO date strings: they sort and compare correctly as text on every backend.
+    Column("as_of", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", String(32)),
+    Column("snooze_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("payload", Json, nullable=False),
+    Index("ix_recommendations_record", "source", "record_type", "record_id"),
+    Index("ix_recommendations_account", "account_id"),
+    Index("ix_recommendations_source_as_of", "source", "as_of"),
+)
+
+feedback_events = Table(
+    "feedback_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recommendation_id", String(64), ForeignKey("recommendations.id"), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    Column("reason", String(32)),
+    Column("note", Text),
+    Column("snooze_until", UTCDateTime),
+    Column("user", String(200), nullable=False),
+    Column("idempotency_key", String(200), unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sync_cursors = Table(
+    "sync_cursors", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("object", String(100), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+deal_accounts = Table(
+    "deal_accounts", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("deal_id", String(200), primary_key=True),
+    Column("account_id", String(200), nullable=False),
+)
+
+# Columns refreshed when a recommendation is upserted again; status, status_reason and
+# snooze_until are deliberately absent so a re-run never undoes a rep's accept/dismiss/snooze.
+_REFRESHED = (
+    "run_id", "record_type", "record_id", "deal_id", "account_id", "lead_id", "action_id",
+    "category", "score", "urgency", "rank", "as_of", "updated_at", "payload",
+)
+
+
+class Store:
+    """Persistence for runs, recommendations, feedback and cursors (thread-safe, one engine)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = _make_engine(url)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _begin(self) -> AbstractContextManager[Connection]:
+        self._ensure_schema()
+        return self.engine.begin()
+
+    def _connect(self) -> Connection:
+        self._ensure_schema()
+        return self.engine.connect()
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                metadata.create_all(self.engine)
+            except SQLAlchemyError:
+                # Another process (a second gunicorn worker) may have created the same
+                # tables between our existence check and CREATE; the retry sees them.
+                metadata.create_all(self.engine)
+            self._schema_ready = True
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except SQLAlchemyError as exc:
+            log.warning("store %s not reachable: %s", self, exc.__class__.__name__)
+            return False
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in metadata.sorted_tables}
+
+    # -- runs -------------------------------------------------------------------------
+
+    def start_run(self, source: str, as_of: str | date, model_version: str) -> str:
+        run_id = uuid.uuid4().hex
+        with self._begin() as conn:
+            conn.execute(runs.insert().values(
+                id=run_id, started_at=_now(), source=source, as_of=_day(as_of),
+                status="running", model_version=model_version,
+            ))
+        return run_id
+
+    def finish_run(self, run_id: str, counts: dict[str, Any], status: str = "succeeded", error: str | None = None) -> None:
+        if status not in RUN_STATUSES:
+            raise ValueError(f"run status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+        with self._begin() as conn:
+            done = conn.execute(
+                update(runs).where(runs.c.id == run_id)
+                .values(finished_at=_now(), counts=counts, status=status, error=error)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no run {run_id!r}")
+
+    def latest_runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.started_at.desc()).limit(limit)).mappings()
+            return [_jsonable(dict(r)) for r in rows]
+
+    # -- recommendations --------------------------------------------------------------
+
+    def upsert_recommendations(self, run_id: str, recs: Iterable[Recommendation]) -> int:
+        """Insert or refresh by stable id; returns the number of distinct rows written."""
+        table_dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = table_dialect.insert(recommendations)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[recommendations.c.id],
+            set_={name: stmt.excluded[name] for name in _REFRESHED},
+        )
+        written = 0
+        links: dict[tuple[str, str], str] = {}
+        now = _now()
+        with self._begin() as conn:
+            for batch in _batched(recs, BATCH_SIZE):
+                # One id twice in a batch would make PostgreSQL refuse a multi-row upsert.
+                rows = {r.id: _row(run_id, r, now) for r in batch}
+                for r in batch:
+                    if r.record_type == "deal" and r.deal_id and r.account_id:
+                        links[(r.source, r.deal_id)] = r.account_id
+                conn.execute(stmt, list(rows.values()))
+                written += len(rows)
+            self._upsert_links(conn, links)
+        return written
+
+    def upsert_deal_links(self, source: str, pairs: Iterable[tuple[str, str]]) -> int:
+        """Remember which account each deal belongs to (for account-level cards on a deal)."""
+        links = {(source, deal_id): account_id for deal_id, account_id in pairs}
+        with self._begin() as conn:
+            self._upsert_links(conn, links)
+        return len(links)
+
+    def _upsert_links(self, conn: Connection, links: dict[tuple[str, str], str]) -> None:
+        if not links:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(deal_accounts)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[deal_accounts.c.source, deal_accounts.c.deal_id],
+            set_={"account_id": stmt.excluded.account_id},
+        )
+        rows = [{"source": s, "deal_id": d, "account_id": a} for (s, d), a in links.items()]
+        for start in range(0, len(rows), BATCH_SIZE):
+            conn.execute(stmt, rows[start:start + BATCH_SIZE])
+
+    def expire_stale(self, source: str, as_of: str | date, keep_ids: set[str]) -> int:
+        day = _day(as_of)
+        t = recommendations
+        with self._begin() as conn:
+            # Filter keep_ids in Python: a NOT IN with 100k parameters breaks SQLite's limit.
+            candidates = conn.execute(
+                select(t.c.id).where(t.c.source == source, t.c.as_of < day, t.c.status.in_(("new", "snoozed")))
+            ).scalars().all()
+            stale = [i for i in candidates if i not in keep_ids]
+            now = _now()
+            for start in range(0, len(stale), BATCH_SIZE):
+                conn.execute(
+                    update(t).where(t.c.id.in_(stale[start:start + BATCH_SIZE]))
+                    .values(status="expired", updated_at=now)
+                )
+        return len(stale)
+
+    def recommendations_for(
+        self, source: str, record_type: str, record_id: str, as_of: str | date | None = None,
+        *, now: datetime | None = None,
+    ) -> list[Recommendation]:
+        """What a rep should see on a record now: new, or snoozed past its date, from the latest run.
+
+        For a deal this includes the account-level actions (deal_id null) of its account.
+        """
+        t = recommendations
+        now = now or _now()
+        with self._connect() as conn:
+            latest = select(func.max(t.c.as_of)).where(t.c.source == source)
+            if as_of is not None:
+                latest = latest.where(t.c.as_of <= _day(as_of))
+            day = conn.execute(latest).scalar_one_or_none()
+            if day is None:
+                return []
+            on_record = and_(t.c.record_type == record_type, t.c.record_id == record_id)
+            if record_type == "deal" and (account_id := self._deal_account(conn, source, record_id)):
+                on_record = or_(on_record, and_(
+                    t.c.record_type == "account", t.c.deal_id.is_(None), t.c.account_id == account_id,
+                ))
+            visible = or_(t.c.status == "new", and_(t.c.status == "snoozed", t.c.snooze_until <= now))
+            rows = conn.execute(
+                select(t.c.payload, t.c.status).where(t.c.source == source, t.c.as_of == day, on_record, visible)
+                .order_by(t.c.rank.asc(), t.c.score.desc(), t.c.id)
+            ).all()
+        return [_rec(payload, status) for payload, status in rows]
+
+    def _deal_account(self, conn: Connection, source: str, deal_id: str) -> str | None:
+        linked = conn.execute(
+            select(deal_accounts.c.account_id).where(deal_accounts.c.source == source, deal_accounts.c.deal_id == deal_id)
+        ).scalar_one_or_none()
+        if linked:
+            return linked
+        t = recommendations
+        return conn.execute(
+            select(t.c.account_id)
+            .where(t.c.source == source, t.c.deal_id == deal_id, t.c.account_id.is_not(None)).limit(1)
+        ).scalar_one_or_none()
+
+    def get_recommendation(self, rec_id: str) -> Recommendation | None:
+        t = recommendations
+        with self._connect() as conn:
+            row = conn.execute(select(t.c.payload, t.c.status).where(t.c.id == rec_id)).first()
+        return None if row is None else _rec(row.payload, row.status)
+
+    # -- feedback ---------------------------------------------------------------------
+
+    def record_feedback(
+        self, rec_id: str, action: str, user: str, reason: str | None = None, note: str | None = None,
+        snooze_until: datetime | date | str | None = None, idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a rep's response and apply it to the recommendation, atomically.
+
+        Returns the event as a dict with `replayed` true when the idempotency key had
+        already been used (then nothing new is written).
+        """
+        if action not in FEEDBACK_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(FEEDBACK_ACTIONS)}, got {action!r}")
+        if reason is not None and reason not in FEEDBACK_REASONS:
+            raise ValueError(f"reason must be one of {', '.join(FEEDBACK_REASONS)}, got {reason!r}")
+        if not user or not user.strip():
+            raise ValueError("user is required")
+        until = _parse_moment(snooze_until) if snooze_until is not None else None
+        if action == "snoozed" and until is None:
+            raise ValueError("snooze_until is required when action is snoozed")
+        if action != "snoozed":
+            until = None
+        try:
+            with self._begin() as conn:
+                if idempotency_key and (first := self._event_by_key(conn, idempotency_key)):
+                    return self._replay(first, rec_id)
+                t = recommendations
+                if conn.execute(select(t.c.id).where(t.c.id == rec_id)).first() is None:
+                    raise NotFound(f"no recommendation {rec_id!r}")
+                now = _now()
+                values = {
+                    "recommendation_id": rec_id, "action": action, "reason": reason, "note": note,
+                    "snooze_until": until, "user": user, "idempotency_key": idempotency_key or None,
+                    "created_at": now,
+                }
+                event_id = conn.execute(feedback_events.insert().values(**values)).inserted_primary_key[0]
+                conn.execute(
+                    update(t).where(t.c.id == rec_id)
+                    .values(status=action, status_reason=reason, snooze_until=until, updated_at=now)
+                )
+        except IntegrityError:
+            # Lost a race on the same idempotency key: the winner's event is the answer.
+            if idempotency_key:
+                with self._connect() as conn:
+                    if first := self._event_by_key(conn, idempotency_key):
+                        return self._replay(first, rec_id)
+            raise
+        return {**_event_dict({"id": event_id, **values}), "replayed": False}
+
+    @staticmethod
+    def _event_by_key(conn: Connection, key: str) -> dict[str, Any] | None:
+        row = conn.execute(select(feedback_events).where(feedback_events.c.idempotency_key == key)).mappings().first()
+        return None if row is None else dict(row)
+
+    @staticmethod
+    def _replay(first: dict[str, Any], rec_id: str) -> dict[str, Any]:
+        if first["recommendation_id"] != rec_id:
+            raise Conflict("idempotency key already used for another recommendation")
+        return {**_event_dict(first), "replayed": True}
+
+    def feedback_for(self, rec_id: str) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                select(feedback_events).where(feedback_events.c.recommendation_id == rec_id).order_by(feedback_events.c.id)
+            ).mappings()
+            return [_event_dict(dict(r)) for r in rows]
+
+    # -- cursors ----------------------------------------------------------------------
+
+    def get_cursor(self, source: str, object: str) -> str | None:
+        c = sync_cursors.c
+        with self._connect() as conn:
+            return conn.execute(
+                select(c.cursor).where(c.source == source, c.object == object)
+            ).scalar_one_or_none()
+
+    def set_cursor(self, source: str, object: str, cursor: str) -> None:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(sync_cursors).values(source=source, object=object, cursor=cursor, updated_at=_now())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sync_cursors.c.source, sync_cursors.c.object],
+            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+        )
+        with self._begin() as conn:
+            conn.execute(stmt)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"json_serializer": _dumps}
+    if parsed.get_backend_name() == "sqlite":
+        # Flask and worker threads share the engine; SQLite's own thread check would refuse that.
+        kwargs["connect_args"] = {"check_same_thread": False}
+        db = parsed.database or ""
+        if db in ("", ":memory:") or "mode=memory" in str(parsed):
+            kwargs["poolclass"] = StaticPool  # one connection, else every thread gets its own empty DB
+        elif not db.startswith("file:"):
+            Path(db).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the card service) never block the writer (a run)
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and dates sneak into payloads built from DataFrames.
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _batched(items: Iterable[Recommendation], size: int) -> Iterator[list[Recommendation]]:
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _row(run_id: str, rec: Recommendation, now: datetime) -> dict[str, Any]:
+    return {
+        "id": rec.id, "run_id": run_id, "source": rec.source, "record_type": rec.record_type,
+        "record_id": rec.record_id, "deal_id": rec.deal_id, "account_id": rec.account_id, "lead_id": rec.lead_id,
+        "action_id": rec.action_id, "category": rec.category, "score": float(rec.score), "urgency": rec.urgency,
+        "rank": int(rec.rank), "as_of": _day(rec.as_of), "status": rec.status or "new",
+        "status_reason": None, "snooze_until": None, "updated_at": now, "payload": rec.to_dict(),
+    }
+
+
+def _rec(payload: dict[str, Any] | str, status: str) -> Recommendation:
+    data = json.loads(payload) if isinstance(payload, str) else payload
+    return replace(Recommendation.from_dict(data), status=status)
+
+
+def _event_dict(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "recommendation_id", "action", "reason", "note", "snooze_until", "user", "idempotency_key", "created_at")
+    return _jsonable({k: row.get(k) for k in keys})
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _day(value: str | date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _parse_moment(value: datetime | date | str) -> datetime:
+    """A date means the start of that day (UTC); a naive datetime is taken as UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)  # "YYYY-MM-DD" parses as midnight
+        except ValueError:
+            raise ValueError(f"snooze_until must be an ISO date or datetime, got {value!r}") from None
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    return datetime.combine(value, time.min, tzinfo=UTC)

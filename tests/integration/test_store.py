@@ -1,0 +1,280 @@
+"""The store, run identically on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from stepwise.engine.recommendation import Factors, Recommendation, Removal, recommendation_id
+from stepwise.integration.store import Conflict, NotFound, Store
+
+PG_URL = os.environ.get("STEPWISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SOURCE = "files:sample"
+DAY = "2024-05-10"
+
+
+def make_rec(
+    record_id: str = "D1", action_id: str = "send_case_study", *, record_type: str = "deal",
+    account_id: str | None = "A1", day: str = DAY, score: float = 70.0, rank: int = 1, source: str = SOURCE,
+) -> Recommendation:
+    deal_id = record_id if record_type == "deal" else None
+    return Recommendation(
+        id=recommendation_id(source, record_id, action_id, day), source=source, record_type=record_type,
+        record_id=record_id, deal_id=deal_id, account_id=account_id,
+        lead_id=record_id if record_type == "lead" else None, action_id=action_id, category="content",
+        title=f"{action_id} on {record_id}", score=score, factors=Factors(0.8, 0.6, 0.7, 0.9), urgency="HIGH",
+        expected_impact="+8 pts win probability", why=("3 visits to pricing this week",), how=("Send it",),
+        offer={"products": ["P1"], "max_discount_pct": 10.0}, constraints=("max discount 10%",),
+        best_before="2024-05-17", success_rate=0.4, alternatives=(), removed=(Removal("stock", "out of stock", product_id="P9"),),
+        model_version="test-1", as_of=day, rank=rank,
+    )
+
+
+def _pg_reachable(url: str) -> bool:
+    parsed = make_url(url)
+    try:
+        socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'nested' / 'stepwise.db'}")
+        yield s
+        s.close()
+        return
+    if not _pg_reachable(PG_URL):
+        pytest.skip(f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string(hide_password=True)} "
+                    "(set STEPWISE_TEST_POSTGRES_URL)")
+    # A private schema per test: tables start empty and concurrent test runs never collide.
+    schema = f"stepwise_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    s = Store(make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False))
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _seed(store: Store, recs: list[Recommendation]) -> str:
+    run_id = store.start_run(SOURCE, DAY, "test-1")
+    store.upsert_recommendations(run_id, recs)
+    return run_id
+
+
+def test_schema_created_on_first_use_and_ping(store: Store) -> None:
+    assert store.ping()
+    assert store.counts() == {t: 0 for t in ("runs", "recommendations", "feedback_events", "sync_cursors", "deal_accounts")}
+
+
+def test_runs_lifecycle(store: Store) -> None:
+    run_id = store.start_run(SOURCE, DAY, "test-1")
+    assert store.latest_runs()[0]["status"] == "running"
+    store.finish_run(run_id, {"recommendations": 3})
+    run = store.latest_runs(limit=1)[0]
+    assert (run["id"], run["status"], run["counts"], run["as_of"]) == (run_id, "succeeded", {"recommendations": 3}, DAY)
+    assert run["finished_at"] is not None
+    with pytest.raises(NotFound):
+        store.finish_run("nope", {})
+
+
+def test_upsert_is_idempotent_and_keeps_the_reps_status(store: Store) -> None:
+    recs = [make_rec("D1", "a"), make_rec("D1", "b", rank=2), make_rec("D2", "a")]
+    assert store.upsert_recommendations(_seed(store, []), recs) == 3
+    store.record_feedback(recs[0].id, "accepted", user="rep1")
+    run2 = store.start_run(SOURCE, DAY, "test-2")
+    rescored = [make_rec("D1", "a", score=91.0), *recs[1:]]
+    assert store.upsert_recommendations(run2, rescored) == 3
+    assert store.counts()["recommendations"] == 3
+    kept = store.get_recommendation(recs[0].id)
+    assert kept is not None and kept.status == "accepted" and kept.score == 91.0
+    assert kept.to_dict()["removed"] == [{"rule": "stock", "reason": "out of stock", "product_id": "P9"}]
+
+
+def test_duplicate_ids_in_one_call_are_one_row(store: Store) -> None:
+    rec = make_rec()
+    assert store.upsert_recommendations(_seed(store, []), [rec, rec]) == 1
+    assert store.counts()["recommendations"] == 1
+
+
+def test_feedback_updates_status_and_event_together(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    event = store.record_feedback(rec.id, "dismissed", user="rep1", reason="wrong_timing", note="call next month")
+    assert event["replayed"] is False and event["action"] == "dismissed" and event["recommendation_id"] == rec.id
+    got = store.get_recommendation(rec.id)
+    assert got is not None and got.status == "dismissed"
+    assert [e["id"] for e in store.feedback_for(rec.id)] == [event["id"]]
+    assert store.recommendations_for(SOURCE, "deal", "D1") == []
+
+
+def test_failed_feedback_writes_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+
+    def broken_update(*_a: object, **_k: object) -> None:
+        raise RuntimeError("status update failed")
+
+    # The event is inserted before the status update; a failure there must roll the event back.
+    monkeypatch.setattr("stepwise.integration.store.update", broken_update)
+    with pytest.raises(RuntimeError):
+        store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="k1")
+    monkeypatch.undo()
+    assert store.feedback_for(rec.id) == []
+    assert store.get_recommendation(rec.id).status == "new"  # type: ignore[union-attr]
+    # The key was not consumed by the failed attempt: a retry goes through.
+    assert store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="k1")["replayed"] is False
+
+
+def test_idempotency_key_replays_the_first_event(store: Store) -> None:
+    rec, other = make_rec("D1"), make_rec("D2")
+    _seed(store, [rec, other])
+    first = store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="k1")
+    again = store.record_feedback(rec.id, "dismissed", user="rep1", reason="other", idempotency_key="k1")
+    assert again["replayed"] is True and again["id"] == first["id"] and again["action"] == "accepted"
+    assert store.counts()["feedback_events"] == 1
+    assert store.get_recommendation(rec.id).status == "accepted"  # type: ignore[union-attr]
+    with pytest.raises(Conflict):
+        store.record_feedback(other.id, "accepted", user="rep1", idempotency_key="k1")
+
+
+def test_unknown_recommendation(store: Store) -> None:
+    assert store.get_recommendation("rec_missing") is None
+    with pytest.raises(NotFound):
+        store.record_feedback("rec_missing", "accepted", user="rep1")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"action": "liked"}, "action must be one of"),
+    ({"action": "dismissed", "reason": "meh"}, "reason must be one of"),
+    ({"action": "snoozed"}, "snooze_until is required"),
+    ({"action": "snoozed", "snooze_until": "next week"}, "ISO date"),
+    ({"action": "accepted", "user": " "}, "user is required"),
+])
+def test_bad_feedback_is_a_value_error(store: Store, kwargs: dict, message: str) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    with pytest.raises(ValueError, match=message):
+        store.record_feedback(rec.id, **{"user": "rep1", **kwargs})
+    assert store.counts()["feedback_events"] == 0
+
+
+def test_snoozed_comes_back_after_its_date(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    store.record_feedback(rec.id, "snoozed", user="rep1", reason="wrong_timing", snooze_until="2024-05-20")
+    assert store.recommendations_for(SOURCE, "deal", "D1", now=datetime(2024, 5, 19, tzinfo=UTC)) == []
+    back = store.recommendations_for(SOURCE, "deal", "D1", now=datetime(2024, 5, 20, 0, 1, tzinfo=UTC))
+    assert [r.id for r in back] == [rec.id] and back[0].status == "snoozed"
+    assert store.feedback_for(rec.id)[0]["snooze_until"].startswith("2024-05-20T00:00:00")
+
+
+def test_account_level_recommendations_show_on_the_deal(store: Store) -> None:
+    deal_rec = make_rec("D1", "send_case_study", score=60, rank=1)
+    acct_rec = make_rec("A1", "replenish", record_type="account", account_id="A1", score=80, rank=1)
+    other_acct = make_rec("A2", "replenish", record_type="account", account_id="A2")
+    lead_rec = make_rec("L1", "send_whitepaper", record_type="lead", account_id=None)
+    _seed(store, [deal_rec, acct_rec, other_acct, lead_rec])
+    on_deal = store.recommendations_for(SOURCE, "deal", "D1")
+    assert [r.id for r in on_deal] == [acct_rec.id, deal_rec.id]  # same rank: higher score first
+    assert [r.id for r in store.recommendations_for(SOURCE, "account", "A1")] == [acct_rec.id]
+    assert [r.id for r in store.recommendations_for(SOURCE, "lead", "L1")] == [lead_rec.id]
+    assert store.recommendations_for("hubspot", "deal", "D1") == []
+
+
+def test_deal_links_without_a_deal_recommendation(store: Store) -> None:
+    acct_rec = make_rec("A1", "replenish", record_type="account", account_id="A1")
+    _seed(store, [acct_rec])
+    assert store.recommendations_for(SOURCE, "deal", "D9") == []
+    assert store.upsert_deal_links(SOURCE, [("D9", "A1")]) == 1
+    assert [r.id for r in store.recommendations_for(SOURCE, "deal", "D9")] == [acct_rec.id]
+
+
+def test_only_the_latest_as_of_is_current(store: Store) -> None:
+    old, new = make_rec(day="2024-05-09"), make_rec(day=DAY, action_id="call")
+    _seed(store, [old, new])
+    assert [r.id for r in store.recommendations_for(SOURCE, "deal", "D1")] == [new.id]
+    assert [r.id for r in store.recommendations_for(SOURCE, "deal", "D1", as_of="2024-05-09")] == [old.id]
+
+
+def test_expire_stale(store: Store) -> None:
+    old = [make_rec("D1", "a", day="2024-05-09"), make_rec("D2", "a", day="2024-05-09"), make_rec("D3", "a", day="2024-05-09")]
+    today = make_rec("D1", "b")
+    _seed(store, [*old, today])
+    store.record_feedback(old[2].id, "accepted", user="rep1")
+    assert store.expire_stale(SOURCE, DAY, keep_ids={old[1].id}) == 1
+    statuses = {r.id: store.get_recommendation(r.id).status for r in [*old, today]}  # type: ignore[union-attr]
+    assert statuses == {old[0].id: "expired", old[1].id: "new", old[2].id: "accepted", today.id: "new"}
+    assert store.expire_stale("other", DAY, set()) == 0
+
+
+def test_cursors(store: Store) -> None:
+    assert store.get_cursor("salesforce", "Opportunity") is None
+    store.set_cursor("salesforce", "Opportunity", "2024-05-10T00:00:00Z")
+    store.set_cursor("salesforce", "Opportunity", "2024-05-11T00:00:00Z")
+    store.set_cursor("hubspot", "deals", "abc")
+    assert store.get_cursor("salesforce", "Opportunity") == "2024-05-11T00:00:00Z"
+    assert store.counts()["sync_cursors"] == 2
+
+
+def test_bulk_upsert_5000(store: Store) -> None:
+    recs = [make_rec(f"D{i}", "a", account_id=f"A{i % 50}") for i in range(5000)]
+    run_id = _seed(store, [])
+    assert store.upsert_recommendations(run_id, iter(recs)) == 5000
+    assert store.upsert_recommendations(run_id, recs) == 5000
+    counts = store.counts()
+    assert counts["recommendations"] == 5000 and counts["deal_accounts"] == 5000
+
+
+def test_sqlite_in_memory_is_shared_across_threads() -> None:
+    import threading
+
+    s = Store("sqlite://")
+    _seed(s, [make_rec()])
+    seen: list[int] = []
+    t = threading.Thread(target=lambda: seen.append(s.counts()["recommendations"]))
+    t.start()
+    t.join()
+    assert seen == [1]
+
+
+def test_repr_hides_password() -> None:
+    assert "secret" not in repr(Store("postgresql+psycopg://u:secret@127.0.0.1:1/db"))
+
+
+def test_ping_is_false_when_unreachable() -> None:
+    assert Store("postgresql+psycopg://u:secret@127.0.0.1:1/db?connect_timeout=1").ping() is False
+
+
+def test_feedback_event_times_are_utc(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    event = store.record_feedback(rec.id, "snoozed", user="rep1", snooze_until=datetime(2024, 6, 1, 9, 30))
+    created = datetime.fromisoformat(event["created_at"])
+    assert created.tzinfo is not None and abs(datetime.now(UTC) - created) < timedelta(minutes=1)
+    assert store.feedback_for(rec.id)[0]["snooze_until"] == "2024-06-01T09:30:00+00:00"
+
+
+def test_concurrent_replays_write_one_event(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rec = make_rec()
+    _seed(store, [rec])
+    with ThreadPoolExecutor(8) as pool:
+        events = list(pool.map(lambda _: store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="race"), range(8)))
+    assert len({e["id"] for e in events}) == 1 and sum(not e["replayed"] for e in events) == 1
+    assert store.counts()["feedback_events"] == 1
