@@ -142,7 +142,7 @@ def pick_content(candidates: pd.DataFrame, signals: dict[str, pd.DataFrame], con
     pairs = wanted.merge(content.rename(columns={"competitor": "asset_competitor"}), on="type")
     if pairs.empty:
         return pd.Series(np.nan, index=candidates.index, dtype=object)
-    topic_ok = [t is None or t in ts for t, ts in zip(pairs["topic"], pairs["topics"])]
+    topic_ok = [not isinstance(t, str) or t in ts for t, ts in zip(pairs["topic"], pairs["topics"])]
     industry_hit = [i in inds for i, inds in zip(pairs["industry"], pairs["industries"])]
     generic = pairs["industries"].map(len) == 0
     competitor_ok = ~pairs["match_competitor"] | (pairs["competitor"].notna() & (pairs["competitor"] == pairs["asset_competitor"]))

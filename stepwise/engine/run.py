@@ -5,7 +5,7 @@ signals → candidates → rules (guardrails) → score → hold back / resolve 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -75,8 +75,11 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
     ceiling = discount_ceiling(sig["account"], catalog.rules) if not sig["account"].empty else pd.Series(dtype=float)
     offers_by_account = dict(tuple(offers.groupby("account_id"))) if not offers.empty else {}
     assets = content.set_index("content_id") if not content.empty else None
-    alts = {key: frame for key, frame in alternatives.groupby(["scope", "record_id"])}
-    audit = {key: frame for key, frame in removed.groupby(["scope", "record_id"])}
+    alts = _group_rows(alternatives, lambda a: Alternative(
+        a.action_id, catalog.by_id(a.action_id).title, float(a.score), scoring.urgency_level(a.urgency)))
+    audit = _group_rows(removed, lambda r: Removal(
+        rule=r.rule, reason=r.reason, action_id=r.action_id if isinstance(r.action_id, str) else None,
+        product_id=r.product_id if isinstance(r.product_id, str) else None))
     urgency = scoring.urgency_label(chosen["urgency"])
     needed = {scope: chosen.loc[chosen["scope"] == scope, "record_id"].unique() for scope in sig}
     rows = {scope: sig[scope].loc[ids].to_dict("index") for scope, ids in needed.items() if len(ids)}
@@ -96,19 +99,10 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
             offer["asset"] = {"content_id": asset, "title": a["title"], "type": a["type"], "url": a["url"]}
             facts.update(asset_title=a["title"], asset_url=a["url"] or "", asset_type=a["type"].replace("_", " "))
         facts.update(_extra_facts(offer, account_ceiling, facts))
-        removed_rows = audit.get((cand.scope, cand.record_id))
-        account_audit = audit.get(("account", cand.account_id)) if cand.scope != "account" and action.products else None
-        removals = tuple(
-            Removal(rule=r.rule, reason=r.reason, action_id=r.action_id if isinstance(r.action_id, str) else None,
-                    product_id=r.product_id if isinstance(r.product_id, str) else None)
-            for frame in (removed_rows, account_audit) if frame is not None for r in frame.itertuples()
-        )
-        alt_rows = alts.get((cand.scope, cand.record_id))
-        alt = tuple(
-            Alternative(a.action_id, explain.render(catalog.by_id(a.action_id).title, facts), float(a.score),
-                        scoring.urgency_label(pd.Series([a.urgency])).iloc[0])
-            for a in (alt_rows.itertuples() if alt_rows is not None else ())
-        )
+        removals = tuple(audit.get((cand.scope, cand.record_id), ()))
+        if cand.scope != "account" and action.products:
+            removals += tuple(audit.get(("account", cand.account_id), ()))
+        alt = tuple(replace(a, title=explain.render(a.title, facts)) for a in alts.get((cand.scope, cand.record_id), ()))
         out.append(Recommendation(
             id=recommendation_id(source, f"{cand.scope}:{cand.record_id}", action.id, day),
             source=source, record_type=RECORD_TYPE[cand.scope], record_id=cand.record_id,
@@ -128,6 +122,14 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
             rank=int(cand.rank), script=explain.render(action.script, facts),
             owner_id=facts.get("owner_id") if isinstance(facts.get("owner_id"), str) else None,
         ))
+    return out
+
+
+def _group_rows(frame: pd.DataFrame, build) -> dict[tuple[str, str], list]:
+    """One pass over the rows: (scope, record_id) → the objects built from its rows."""
+    out: dict[tuple[str, str], list] = {}
+    for row in frame.itertuples():
+        out.setdefault((row.scope, row.record_id), []).append(build(row))
     return out
 
 

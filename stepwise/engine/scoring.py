@@ -6,6 +6,7 @@ are trained, impact is the catalog's documented prior for the action.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from stepwise.engine.catalog import Rules
@@ -18,5 +19,9 @@ def score(candidates: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     return candidates.assign(score=pd.Series(total, index=candidates.index).round(1))
 
 
+def urgency_level(urgency: float) -> str:
+    return "HIGH" if urgency >= 70 else "MEDIUM" if urgency >= 40 else "LOW"
+
+
 def urgency_label(urgency: pd.Series) -> pd.Series:
-    return pd.cut(urgency, bins=[-1, 39.999, 69.999, 101], labels=["LOW", "MEDIUM", "HIGH"]).astype(str)
+    return pd.Series(np.select([urgency >= 70, urgency >= 40], ["HIGH", "MEDIUM"], "LOW"), index=urgency.index)

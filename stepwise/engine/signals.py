@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from stepwise.engine.records import OPEN_STAGES, CanonicalData
-from stepwise.engine.topics import TOPICS, first_match, topic_mentions
+from stepwise.engine.topics import TOPICS, first_match, mentions_of, topic_mentions
 
 TOPIC_WINDOW_DAYS = 30
 ENGAGED_WINDOW_DAYS = 30
@@ -188,7 +188,7 @@ def _account_activity(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
     activities = activities[activities["account_id"].notna() & (activities["occurred_at"] <= as_of)]
     last = activities.groupby("account_id")["occurred_at"].max()
     recent = activities[_days_between(as_of, activities["occurred_at"]) <= 60]
-    complaints = topic_mentions(activity_text(recent))["topic_complaint"].groupby(recent["account_id"]).sum()
+    complaints = mentions_of(activity_text(recent), "complaint").groupby(recent["account_id"]).sum()
     return pd.DataFrame({"days_since_account_touch": _days_between(as_of, last).round(), "complaints_60d": complaints})
 
 

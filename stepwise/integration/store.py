@@ -19,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import (
     JSON,
     Column,
@@ -178,6 +179,10 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def describe(self) -> str:
+        """Where the store lives, safe to print (no password)."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -411,6 +416,20 @@ class Store:
         if first["recommendation_id"] != rec_id:
             raise Conflict("idempotency key already used for another recommendation")
         return {**_event_dict(first), "replayed": True}
+
+    def feedback_history(self, source: str) -> pd.DataFrame:
+        """The reps' latest response per (record, action): what the engine must hold back next time."""
+        t, f = recommendations, feedback_events
+        # Timed by the feedback event, not the row: a re-run refreshes the row's updated_at.
+        query = (
+            select(t.c.record_id, t.c.action_id, f.c.action.label("status"), f.c.created_at.label("updated_at"),
+                   f.c.snooze_until)
+            .join(t, t.c.id == f.c.recommendation_id)
+            .where(t.c.source == source)
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return pd.DataFrame(rows, columns=["record_id", "action_id", "status", "updated_at", "snooze_until"])
 
     def feedback_for(self, rec_id: str) -> list[dict[str, Any]]:
         with self._connect() as conn:

@@ -37,7 +37,7 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                  store: Store | None = None, write_back: bool = True) -> PipelineResult:
     as_of = as_utc(as_of)
     data = connector.pull()
-    history = store.feedback_history(connector.source) if store is not None and hasattr(store, "feedback_history") else None
+    history = store.feedback_history(connector.source) if store is not None else None
     run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), "priors-1") if store is not None else None
     try:
         result = recommend(data, as_of, catalog, source=connector.source, history=history)
