@@ -20,7 +20,8 @@ def card(rec: Recommendation) -> Panel:
         ("Score ", "dim"), (f"{rec.score:.0f}/100", "bold"), ("  |  Urgency ", "dim"),
         (rec.urgency, _URGENCY_STYLE.get(rec.urgency, "")), ("  |  Impact ", "dim"), (rec.expected_impact, "bold"),
     )
-    parts: list = [header, Text(f"{rec.category} · {where} · account {rec.account_id or '-'}", style="dim"), Rule(style="dim")]
+    context = f"{rec.category} · {where}" + (f" · account {rec.account_id}" if rec.account_id and rec.record_type != "account" else "")
+    parts: list = [header, Text(context, style="dim"), Rule(style="dim")]
     parts.append(Text("Why", style="bold"))
     parts += [Text(f"  • {line}") for line in rec.why]
     parts.append(Text("How", style="bold"))

@@ -49,13 +49,17 @@ def offer_for(action: Action, account_offers: pd.DataFrame | None, ceiling: floa
         cross = allowed[allowed["kind"] == "cross_sell"].head(2)
         items = []
         if action.products in ("replenish", "bundle"):
-            items += [_item(r, "replenishment" if r.kind == "replenish" else f"substitute for {r.for_product_id} (out of stock)") for r in main.itertuples()]
+            items += [_item(r, "replenishment" if r.kind == "replenish" else f"substitute for {_name(r)} (out of stock)") for r in main.itertuples()]
         if action.products in ("cross_sell", "bundle", "replenish"):
-            items += [_item(r, f"compatible with {r.for_product_id}") for r in cross.head(1 if action.products == "replenish" else 2).itertuples()]
+            items += [_item(r, f"compatible with {_name(r)}") for r in cross.head(1 if action.products == "replenish" else 2).itertuples()]
         offer["products"] = items
         if len(items) >= 2:
             offer["bundle"] = " + ".join(i["name"] for i in items[:2])
     return offer
+
+
+def _name(row: Any) -> str:
+    return row.for_product_name if isinstance(row.for_product_name, str) else row.for_product_id
 
 
 def _item(row: Any, role: str) -> dict[str, Any]:

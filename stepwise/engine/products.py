@@ -15,7 +15,7 @@ import pandas as pd
 from stepwise.engine.catalog import Rules
 from stepwise.engine.records import CanonicalData
 
-OFFER_COLUMNS = ["account_id", "kind", "product_id", "product_name", "for_product_id", "margin_pct",
+OFFER_COLUMNS = ["account_id", "kind", "product_id", "product_name", "for_product_id", "for_product_name", "margin_pct",
                  "available", "allowed", "rule", "reason", "rank"]
 
 
@@ -41,6 +41,7 @@ def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFr
     # Best first within each kind: cross-sell by margin, replenishment by what the account buys most.
     judged = judged.sort_values(["account_id", "kind", "allowed", "margin_pct"], ascending=[True, True, False, False])
     judged["rank"] = judged.groupby(["account_id", "kind"]).cumcount() + 1
+    judged["for_product_name"] = judged["for_product_id"].map(products["name"])
     return judged[OFFER_COLUMNS].reset_index(drop=True)
 
 

@@ -126,7 +126,7 @@ def _order_cadence(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
     out = pd.DataFrame({
         "orders_count": grouped.size(),
         "days_since_last_order": _days_between(as_of, grouped["ordered_at"].max()).round(),
-        "mean_interval": intervals.mean().round(1),
+        "mean_interval": intervals.mean().round(),
         "std_interval": intervals.std().fillna(0).round(1),
     })
     out["interval_low"] = intervals.min().round()

@@ -15,7 +15,7 @@ def test_overdue_invoices_bring_a_payment_action_and_withhold_discount_offers(ca
     result = recommend(data, AS_OF, catalog)
     [payment] = by_action(result, "resolve_overdue_payment")
     assert payment.category == "finance"
-    assert "the oldest by 45 days" in payment.why[0]
+    assert payment.why[0] == "5,200 overdue across 1 invoices, the oldest by 45 days."
     assert by_action(result, "call_for_replenishment") == []
     [removal] = result.removed[result.removed["action_id"] == "call_for_replenishment"].itertuples()
     assert removal.rule == "overdue_payments"
@@ -32,7 +32,7 @@ def test_no_deliverable_stock_removes_the_product_and_proposes_the_substitute(ca
         stock=[dict(product_id="A", available="0"), dict(product_id="A2", available="30")],
     )
     [card] = by_action(recommend(data, AS_OF, catalog), "call_for_replenishment")
-    assert [(p["product_id"], p["role"]) for p in card.offer["products"]] == [("A2", "substitute for A (out of stock)")]
+    assert [(p["product_id"], p["role"]) for p in card.offer["products"]] == [("A2", "substitute for Product A (out of stock)")]
     [removal] = [r for r in card.removed if r.product_id == "A"]
     assert (removal.rule, removal.reason) == ("stock", "Product A: no deliverable stock")
     assert "Product A2 replaces an out-of-stock product" in card.why[2]

@@ -51,7 +51,7 @@ def test_alfa_distribution_gets_the_replenishment_call_of_seed_002(catalog):
     assert "Last order was 38 days ago." in card.why
     assert "Order history indicates a new order every 35–45 days." in card.why
     assert [p["name"] for p in card.offer["products"]] == ["Product A", "Product B"]
-    assert card.offer["products"][1]["role"] == "compatible with A"
+    assert card.offer["products"][1]["role"] == "compatible with Product A"
     assert card.offer["bundle"] == "Product A + Product B"
     assert card.offer["max_discount_pct"] == 5
     assert "Maximum discount: 5%." in card.constraints

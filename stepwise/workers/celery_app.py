@@ -1,0 +1,39 @@
+"""The Celery app: Redis broker when STEPWISE_REDIS_URL is set, in-process (eager) otherwise.
+
+Reliability defaults, because a crashed worker must not lose a batch: a task
+is acknowledged only after it finished (acks_late), a worker killed mid-task
+gives the task back (reject_on_worker_lost), and each worker takes one task
+at a time so a slow chunk never holds others hostage (prefetch 1).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from stepwise.settings import get_settings
+
+
+def make_celery(redis_url: str | None = None) -> Celery:
+    url = redis_url if redis_url is not None else get_settings().redis_url
+    app = Celery("stepwise", include=["stepwise.workers.tasks"])
+    app.conf.update(
+        broker_url=url or "memory://",
+        result_backend=url or "cache+memory://",
+        task_always_eager=url is None,
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        task_soft_time_limit=15 * 60,
+        task_time_limit=20 * 60,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+    )
+    return app
+
+
+app = make_celery()
