@@ -205,6 +205,30 @@ def status(limit: int) -> None:
         click.echo(json.dumps(run, default=str))
 
 
+def _celery(*args: str) -> None:
+    from stepwise.workers.celery_app import app
+
+    if not get_settings().redis_url:
+        raise SettingsError("STEPWISE_REDIS_URL is not set: workers need a Redis broker (the demo runs in-process)")
+    app.start(argv=list(args))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@user_errors
+def worker(celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker (extra arguments go to celery, e.g. --concurrency 4)."""
+    _celery("worker", "--loglevel", "INFO", *celery_args)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@user_errors
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Run Celery beat, the scheduler: run exactly one."""
+    _celery("beat", "--loglevel", "INFO", *celery_args)
+
+
 @main.command("check-catalog")
 @click.argument("catalog", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path))

@@ -183,7 +183,7 @@ _TOPICS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Security review", (
         "Their IT team started a security review; they need our GDPR documentation.",
         "Compliance asked for our ISO 27001 certificate and the data processing agreement.",
-        "Security questionnaire received from {contact}, due back by {date}.",
+        "Security questionnaire received, due back by {date}.",
     ), (
         "No security review needed, the solution is already approved by their IT.",
         "{contact} confirmed GDPR compliance is not a blocker for them.",
@@ -259,14 +259,14 @@ _TOPICS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     )),
     ("Replenishment", (
         "Called about the next order of {product}; they will confirm quantities.",
-        "{contact} checked our stock of {product} before ordering.",
+        "They checked our stock of {product} before ordering.",
         "Discussed the order forecast for next quarter.",
     ), ()),
     ("Portfolio", (
         "Discussed expanding the portfolio with the purchasing team.",
     ), ()),
     ("Datasheet request", (
-        "{contact} requested the technical datasheet for {product}.",
+        "Requested the technical datasheet for {product}.",
     ), ()),
 )
 _QUOTE, _DEMO, _TASK, _COMPLAINT, _REPLENISH, _PORTFOLIO, _DATASHEET = 15, 16, 17, 18, 19, 20, 21
@@ -458,6 +458,7 @@ def _split_templates(texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np
     for text in texts:
         head, brace, rest = text.partition("{")
         name, _, tail = rest.partition("}")
+        assert "{" not in tail, f"one slot per template: {text}"
         pre.append(head)
         slot.append(name if brace else "")
         post.append(tail if brace else "")
@@ -588,6 +589,8 @@ def _accounts(w: _World) -> pd.DataFrame:
     name, domain = _company_names(rng, industry, country)
     family = rng.choice(len(_FAMILIES), n, p=_FAMILY_P)
     erp = rng.integers(0, len(ERPS), n)
+    if n > 1:
+        family[1] = _STOCKOUT_FAMILY  # someone always buys the stocked-out product regularly
     # ACC-0001 is the distributor from seed 002.
     industry[0], segment[0], country[0], strategic[0], family[0] = 0, 1, 0, False, _ALFA_FAMILY
     revenue[0], credit[0] = 48_000_000.0, 150_000.0
@@ -611,7 +614,7 @@ def _contracts(w: _World) -> pd.DataFrame:
     rng, n = w.rng, w.n
     ordering = np.zeros(n, dtype=bool)
     ordering[rng.random(n) < 0.75] = True
-    ordering[0] = True
+    ordering[:2] = True
     w.acc["ordering"] = ordering
     candidates = np.flatnonzero(ordering[1:]) + 1
     has = _pick(rng, candidates, 0.4, n)
@@ -924,11 +927,12 @@ def _deal_rows(w: _World) -> _Rows:
     demo_at = w.now - rng.uniform(5, 14, d) * DAY
     end = np.select(
         [closed, pattern == _STALE, pattern == _QUOTE_SILENT, pattern == _DEMO_SILENT],
-        [deal["changed"], w.now - rng.uniform(8, np.maximum(10, np.minimum(40, age - 5))) * DAY,
+        [deal["changed"] - DAY, w.now - rng.uniform(8, np.maximum(10, np.minimum(40, age - 5))) * DAY,
          quote_at - DAY, demo_at - DAY],
         w.now - rng.uniform(0.05, 4, d) * DAY,
     )
-    start = created + 3600
+    # A day's margin on both sides keeps every touch inside the deal's life after _office_hours moves it.
+    start = created + DAY
     end = np.maximum(end, start + 2 * 3600)
 
     count = 2 + rng.poisson(16, d)
@@ -950,7 +954,10 @@ def _deal_rows(w: _World) -> _Rows:
         topic[rows] = np.searchsorted(np.cumsum(_TOPIC_W[p]) / _TOPIC_W[p].sum(), u_topic[rows], side="right")
     kind = np.minimum(kind, 6)
     topic = np.select([kind == 4, kind == 5, kind == 6], [_QUOTE, _DEMO, _TASK], np.minimum(topic, 14))
-    no_competitor = deal["competitor"][row_deal] < 0
+    # Only deals with a competitor talk about one; elsewhere the topic is mostly a plain check-in,
+    # sometimes an explicit "no other vendors" (a negation the detector must not count).
+    no_competitor = (topic == _COMPETITOR_TOPIC) & (deal["competitor"][row_deal] < 0)
+    topic = np.where(no_competitor & (rng.random(r) < 0.7), 14, topic)
     negated = np.where(topic == _COMPETITOR_TOPIC, no_competitor, rng.random(r) < 0.15)
 
     quote, demo = np.flatnonzero(pattern == _QUOTE_SILENT), np.flatnonzero(pattern == _DEMO_SILENT)
