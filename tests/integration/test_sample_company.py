@@ -344,6 +344,12 @@ def test_activity_text_mentions_each_topic(t: dict[str, pd.DataFrame], topic: st
     assert text.str.contains(TOPIC_PATTERNS[topic], flags=re.IGNORECASE, regex=True).sum() >= 3, topic
 
 
+def test_activity_text_is_filled_in(t: dict[str, pd.DataFrame]) -> None:
+    text = t["activities"]["subject"].fillna("") + t["activities"]["body"].fillna("")
+    assert not text.str.contains(r"[{}]", regex=True).any()
+    assert t["activities"]["subject"].notna().all() and t["activities"]["body"].notna().all()
+
+
 def test_activity_text_has_negated_mentions(t: dict[str, pd.DataFrame]) -> None:
     body = t["activities"]["body"].fillna("")
     for phrase in NEGATIONS:
