@@ -53,7 +53,7 @@ DEAL_SIGNALS: dict[str, str] = {
     "competitor_name": "the competitor named on the deal or in recent activity",
     "days_since_quote": "days since the last quote was sent", "quote_unanswered": "no inbound reply since the last quote",
     "days_since_demo": "days since the last demo", "demo_recap_missing": "no outbound email since the last demo",
-    "amount_vs_segment_median": "amount ÷ median open-deal amount of the segment", "probability": "CRM probability %",
+    "amount_vs_segment_median": "amount ÷ median open-deal amount of the segment", "probability": "CRM win probability (0–1)",
     **{f"topic_{name}": f"{name.replace('_', ' ')} mentions in the last {TOPIC_WINDOW_DAYS} days (negations excluded)" for name in TOPICS},
 }
 

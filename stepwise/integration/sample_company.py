@@ -37,7 +37,7 @@ two million activities, take seconds rather than hours.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 
@@ -310,6 +310,7 @@ _PAGES = (
     ("general", "/about", "About Example Medtech"),
     ("demo", "/demo-request", "Request a Demo"),
 )
+_PAGE_PATHS = tuple(p[1] for p in _PAGES)
 _INTERESTS = ("cloud-migration", "security", "integration", "pricing", "roi", "case-studies", "general")
 
 _ALL_INDUSTRIES = ";".join(INDUSTRIES)
@@ -872,6 +873,7 @@ def _leads(w: _World) -> pd.DataFrame:
     seniority = rng.choice(5, n, p=[0.1, 0.15, 0.25, 0.3, 0.2])
     title = _obj([t for row in _LEAD_TITLES for t in row])[seniority * 4 + rng.integers(0, 4, n)]
     industry = rng.choice(len(INDUSTRIES), n, p=[0.3, 0.2, 0.15, 0.12, 0.11, 0.12])
+    industry[:3] = 0  # the seed 000 leads below are hospitals and clinics
     company, domain = _company_names(rng, industry, rng.choice(len(_COUNTRIES), n, p=_COUNTRY_P))
     size = np.clip(np.rint(np.exp(rng.normal(5, 1.3, n))), 5, 50_000)
     value = np.maximum(1000, np.round(np.exp(rng.normal(np.log(30_000), 0.9, n)), -2))
@@ -882,9 +884,8 @@ def _leads(w: _World) -> pd.DataFrame:
     status[:3] = [1, 0, 1]
     source[:3] = "web"
     title[:3] = ["IT Director", "VP Operations", "CFO"]
-    industry[:3] = 0
     value[:3] = [85_000, 60_000, 250_000]
-    created[:3] = w.now - np.array([21, 15, 40]) * DAY
+    created[:3] = w.now - np.array([21.3, 15.6, 40.2]) * DAY
     converted = status == 4
     target = rng.integers(0, w.n, n)
     company = np.where(converted, w.acc["names"][target], company).astype(object)
@@ -914,8 +915,7 @@ class _Rows:
 
     @staticmethod
     def concat(parts: list[_Rows]) -> _Rows:
-        return _Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                       ("t", "type", "deal", "account", "topic", "negated")))
+        return _Rows(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Rows)))
 
 
 def _deal_rows(w: _World) -> _Rows:
@@ -1000,11 +1000,14 @@ def _lead_visits(w: _World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     topics = np.array([p[0] for p in _PAGES])
     first = np.array([np.flatnonzero(topics == i)[0] for i in _INTERESTS])
     size = np.array([int((topics == i).sum()) for i in _INTERESTS])
-    interest = rng.integers(0, len(_INTERESTS), n)[row_lead]
+    interest = rng.integers(0, len(_INTERESTS), n)
+    interest[0] = _INTERESTS.index("cloud-migration")
+    interest = interest[row_lead]
     focused = first[interest] + (rng.random(r) * size[interest]).astype(int)
     page = np.where(rng.random(r) < 0.55, focused, rng.integers(0, len(_PAGES), r))
     cloud = np.flatnonzero(topics == "cloud-migration")
-    pricing, enterprise, roi, demo = 8, 9, 10, len(_PAGES) - 1
+    pricing, enterprise, roi, demo = (_PAGE_PATHS.index(path) for path in (
+        "/pricing", "/pricing/enterprise", "/resources/roi/calculator", "/demo-request"))
     special_lead = np.r_[np.zeros(6, dtype=int), 1, 1, 1, 2, 2, 2]
     special_page = np.r_[cloud[np.arange(6) % len(cloud)], pricing, enterprise, demo, roi, pricing, demo]
     special_days = np.r_[6.6, 5.2, 4.1, 3.3, 1.8, 0.7, 9.0, 6.0, 2.0, 12.0, 5.0, 3.0]
