@@ -8,6 +8,7 @@ problem; nothing in it is ever executed as code (see expressions.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -146,8 +147,12 @@ class Catalog:
     actions: tuple[Action, ...]
     rules: Rules
 
+    @cached_property
+    def _index(self) -> dict[str, Action]:
+        return {a.id: a for a in self.actions}
+
     def by_id(self, action_id: str) -> Action:
-        return next(a for a in self.actions if a.id == action_id)
+        return self._index[action_id]
 
     def for_scope(self, scope: str) -> list[Action]:
         return [a for a in self.actions if a.scope == scope]

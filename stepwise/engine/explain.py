@@ -39,29 +39,32 @@ def constraints_for(account: dict[str, Any] | None, rules: Rules, ceiling: float
     return out
 
 
-def offer_for(action: Action, account_offers: pd.DataFrame | None, ceiling: float | None) -> dict[str, Any]:
+def offer_for(action: Action, account_offers: list[dict[str, Any]], ceiling: float | None) -> dict[str, Any]:
+    """The commercial offer: allowed products (best first), a bundle of the top two, the discount ceiling."""
     offer: dict[str, Any] = {}
     if ceiling is not None:
         offer["max_discount_pct"] = ceiling
-    if action.products and account_offers is not None and not account_offers.empty:
-        allowed = account_offers[account_offers["allowed"]]
-        main = allowed[allowed["kind"].isin(["replenish", "substitute"])].head(2)
-        cross = allowed[allowed["kind"] == "cross_sell"].head(2)
-        items = []
-        if action.products in ("replenish", "bundle"):
-            items += [_item(r, "replenishment" if r.kind == "replenish" else f"substitute for {_name(r)} (out of stock)") for r in main.itertuples()]
-        if action.products in ("cross_sell", "bundle", "replenish"):
-            items += [_item(r, f"compatible with {_name(r)}") for r in cross.head(1 if action.products == "replenish" else 2).itertuples()]
-        offer["products"] = items
-        if len(items) >= 2:
-            offer["bundle"] = " + ".join(i["name"] for i in items[:2])
+    if not action.products or not account_offers:
+        return offer
+    allowed = [o for o in account_offers if o["allowed"]]
+    main = [o for o in allowed if o["kind"] in ("replenish", "substitute")][:2]
+    cross = [o for o in allowed if o["kind"] == "cross_sell"][: 1 if action.products == "replenish" else 2]
+    items = []
+    if action.products in ("replenish", "bundle"):
+        items += [_item(o, "replenishment" if o["kind"] == "replenish" else f"substitute for {_name(o)} (out of stock)") for o in main]
+    items += [_item(o, f"compatible with {_name(o)}") for o in cross]
+    offer["products"] = items
+    if len(items) >= 2:
+        offer["bundle"] = " + ".join(i["name"] for i in items[:2])
     return offer
 
 
-def _name(row: Any) -> str:
-    return row.for_product_name if isinstance(row.for_product_name, str) else row.for_product_id
+def _name(offer: dict[str, Any]) -> str:
+    name = offer["for_product_name"]
+    return name if isinstance(name, str) else offer["for_product_id"]
 
 
-def _item(row: Any, role: str) -> dict[str, Any]:
-    margin = None if pd.isna(row.margin_pct) else float(row.margin_pct)
-    return {"product_id": row.product_id, "name": row.product_name, "role": role, "margin_pct": margin}
+def _item(offer: dict[str, Any], role: str) -> dict[str, Any]:
+    margin = offer["margin_pct"]
+    return {"product_id": offer["product_id"], "name": offer["product_name"], "role": role,
+            "margin_pct": None if pd.isna(margin) else float(margin)}

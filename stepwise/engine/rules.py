@@ -124,19 +124,27 @@ def pick_content(candidates: pd.DataFrame, signals: dict[str, pd.DataFrame], con
     if not needs.any() or content.empty:
         return pd.Series(np.nan, index=candidates.index, dtype=object)
     rows = candidates[needs]
-    topics, industries, competitors = [], [], []
-    for scope, record_id, action_id in zip(rows["scope"], rows["record_id"], rows["action_id"]):
-        pick = picks_by_action[action_id]
-        frame = signals[scope]
-        topic = pick.topic
-        if topic and topic.startswith("signal:"):
-            topic = frame.at[record_id, topic.removeprefix("signal:")]
-        topics.append(topic.replace("_", "-") if isinstance(topic, str) else None)
-        industries.append(frame.at[record_id, "industry"] if "industry" in frame else None)
-        competitors.append(frame.at[record_id, "competitor_name"] if pick.match_competitor else None)
+    topic = pd.Series(None, index=rows.index, dtype=object)
+    industry = pd.Series(None, index=rows.index, dtype=object)
+    competitor = pd.Series(None, index=rows.index, dtype=object)
+    for scope in rows["scope"].unique():
+        in_scope = rows["scope"] == scope
+        facts = signals[scope].reindex(rows.loc[in_scope, "record_id"].to_numpy())
+        facts.index = rows.index[in_scope]
+        if "industry" in facts:
+            industry[in_scope] = facts["industry"]
+        for action_id in rows.loc[in_scope, "action_id"].unique():
+            pick = picks_by_action[action_id]
+            mine = in_scope & (rows["action_id"] == action_id)
+            if pick.topic and pick.topic.startswith("signal:"):
+                topic[mine] = facts.loc[mine[mine].index, pick.topic.removeprefix("signal:")].str.replace("_", "-")
+            elif pick.topic:
+                topic[mine] = pick.topic
+            if pick.match_competitor and "competitor_name" in facts:
+                competitor[mine] = facts.loc[mine[mine].index, "competitor_name"]
     wanted = pd.DataFrame({
         "cand": rows.index, "types": [picks_by_action[a].types for a in rows["action_id"]],
-        "topic": topics, "industry": industries, "competitor": competitors,
+        "topic": topic.to_numpy(), "industry": industry.to_numpy(), "competitor": competitor.to_numpy(),
         "match_competitor": [picks_by_action[a].match_competitor for a in rows["action_id"]],
     }).explode("types").rename(columns={"types": "type"})
     pairs = wanted.merge(content.rename(columns={"competitor": "asset_competitor"}), on="type")

@@ -73,27 +73,31 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
     if chosen.empty:
         return []
     ceiling = discount_ceiling(sig["account"], catalog.rules) if not sig["account"].empty else pd.Series(dtype=float)
-    offers_by_account = dict(tuple(offers.groupby("account_id"))) if not offers.empty else {}
+    offers_by_account: dict[str, list[dict]] = {}
+    for offer in offers.to_dict("records"):
+        offers_by_account.setdefault(offer["account_id"], []).append(offer)
     assets = content.set_index("content_id") if not content.empty else None
     alts = _group_rows(alternatives, lambda a: Alternative(
         a.action_id, catalog.by_id(a.action_id).title, float(a.score), scoring.urgency_level(a.urgency)))
     audit = _group_rows(removed, lambda r: Removal(
         rule=r.rule, reason=r.reason, action_id=r.action_id if isinstance(r.action_id, str) else None,
         product_id=r.product_id if isinstance(r.product_id, str) else None))
-    urgency = scoring.urgency_label(chosen["urgency"])
+    urgency = scoring.urgency_label(chosen["urgency"]).to_numpy()
+    picked = picks.dropna().to_dict()
+    ceilings = ceiling.to_dict()
     needed = {scope: chosen.loc[chosen["scope"] == scope, "record_id"].unique() for scope in sig}
     rows = {scope: sig[scope].loc[ids].to_dict("index") for scope, ids in needed.items() if len(ids)}
     account_rows = sig["account"].loc[sig["account"].index.intersection(chosen["account_id"].dropna().unique())].to_dict("index")
     as_of_ts = pd.Timestamp(day)
     out = []
-    for idx, cand in zip(chosen.index, chosen.itertuples()):
+    for idx, cand, level in zip(chosen.index, chosen.itertuples(), urgency):
         action = catalog.by_id(cand.action_id)
         facts = dict(rows[cand.scope][cand.record_id])
         account = account_rows.get(cand.account_id) if isinstance(cand.account_id, str) else None
-        account_ceiling = float(ceiling.get(cand.account_id)) if account is not None and cand.account_id in ceiling else None
-        account_offers = offers_by_account.get(cand.account_id)
+        account_ceiling = float(ceilings[cand.account_id]) if account is not None and cand.account_id in ceilings else None
+        account_offers = offers_by_account.get(cand.account_id, [])
         offer = explain.offer_for(action, account_offers, account_ceiling if (action.offers_discount or action.products) else None)
-        asset = picks.get(idx)
+        asset = picked.get(idx)
         if isinstance(asset, str) and assets is not None:
             a = assets.loc[asset]
             offer["asset"] = {"content_id": asset, "title": a["title"], "type": a["type"], "url": a["url"]}
@@ -112,7 +116,7 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
             action_id=action.id, category=action.category, title=explain.render(action.title, facts),
             score=float(cand.score),
             factors=Factors(*(round(float(getattr(cand, part)), 1) for part in scoring.PARTS)),
-            urgency=urgency.loc[idx], expected_impact=action.expected_impact,
+            urgency=level, expected_impact=action.expected_impact,
             why=tuple(explain.render(t, facts) for t in action.why),
             how=tuple(explain.render(t, facts) for t in action.how),
             offer=offer,

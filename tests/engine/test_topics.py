@@ -1,0 +1,45 @@
+"""Topic detection in activity text: words, stems, phrases, negation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from stepwise.engine.topics import first_match, topic_mentions
+
+
+def mentions(text: str) -> dict[str, int]:
+    row = topic_mentions(pd.Series([text])).iloc[0]
+    return {name.removeprefix("topic_"): int(n) for name, n in row.items() if n}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Asked about ROI and the budget for next year.", {"budget": 2}),
+    ("No budget concerns this year.", {}),
+    ("They are not evaluating other vendors.", {}),
+    ("They don't see any integration needs", {}),
+    ("Without a security review we cannot sign.", {}),
+    ("Asked for a price reduction on the price list.", {"discount": 1, "pricing": 1}),
+    ("Proof of concept and a pilot planned; go-live in Q2.", {"pilot": 2, "timeline": 1}),
+    ("Integrating with SAP; the integration team is frustrated.", {"integration": 2, "pain": 1}),
+    ("Complaint about a late delivery and damaged boxes", {"complaint": 3}),
+    ("Security review next week, then the GDPR questionnaire.", {"security": 2}),
+    ("", {}),
+])
+def test_topics(text, expected):
+    assert mentions(text) == {k: v for k, v in expected.items() if v}
+
+
+def test_negation_reaches_three_words_back_and_no_further():
+    assert mentions("no real hard budget") == {}
+    assert mentions("no, we have talked a lot about budget") == {"budget": 1}
+
+
+def test_blank_and_missing_texts_keep_the_index():
+    out = topic_mentions(pd.Series([None, "ROI"], index=["x", "y"]))
+    assert list(out.index) == ["x", "y"] and out.loc["y", "topic_budget"] == 1 and out.loc["x"].sum() == 0
+
+
+def test_first_match_finds_the_named_competitor():
+    found = first_match(pd.Series(["also evaluating vantor", "nothing", None]), ["Vantor", "Medisys"])
+    assert list(found) == ["Vantor", None, None]
