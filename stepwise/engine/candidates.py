@@ -10,7 +10,7 @@ import pandas as pd
 
 from stepwise.engine.catalog import EFFORT_FEASIBILITY, Catalog
 
-CANDIDATE_COLUMNS = ["scope", "record_id", "action_id", "account_id", "deal_id", "lead_id",
+CANDIDATE_COLUMNS = ["scope", "record_id", "action_id", "account_id", "deal_id", "lead_id", "owner_id",
                      "relevance", "impact", "urgency", "feasibility"]
 
 
@@ -45,6 +45,7 @@ def propose(signals: dict[str, pd.DataFrame], catalog: Catalog, disabled: dict[s
             "account_id": hit["account_id"].to_numpy() if "account_id" in hit else None,
             "deal_id": hit.index.to_numpy() if action.scope == "deal" else None,
             "lead_id": hit.index.to_numpy() if action.scope == "lead" else None,
+            "owner_id": hit["owner_id"].to_numpy() if "owner_id" in hit else None,
             "relevance": action.relevance.evaluate(hit).to_numpy(dtype=float),
             "impact": action.impact.evaluate(hit).to_numpy(dtype=float),
             "urgency": action.urgency.evaluate(hit).to_numpy(dtype=float),

@@ -108,6 +108,7 @@ class Rules(_Strict):
 
     weak_signal_cutoff: float = Field(55, ge=0, le=100)
     max_per_record: int = Field(3, ge=1, le=10)
+    max_per_rep_per_day: int | None = Field(None, ge=1)  # None: no cap beyond max_per_record
     alternatives: int = Field(3, ge=0, le=5)
     default_max_discount_pct: float = Field(10, ge=0, le=100)
     min_margin_pct: float = Field(15, ge=0, le=100)

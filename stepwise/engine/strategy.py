@@ -59,4 +59,18 @@ def select(scored: pd.DataFrame, catalog: Catalog) -> tuple[pd.DataFrame, pd.Dat
     ranked["rank"] = ranked.groupby(["scope", "record_id"]).cumcount() + 1
     chosen = ranked[ranked["rank"] <= rules.max_per_record]
     alternatives = ranked[(ranked["rank"] > rules.max_per_record) & (ranked["rank"] <= rules.max_per_record + rules.alternatives)]
+    chosen, over_limit = _rep_daily_limit(chosen, rules.max_per_rep_per_day)
+    removed.append(over_limit)
     return chosen, alternatives, pd.concat(removed, ignore_index=True)
+
+
+def _rep_daily_limit(chosen: pd.DataFrame, limit: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A rep sees at most `limit` actions a day, the highest-scored across all their records."""
+    if limit is None:
+        return chosen, pd.DataFrame(columns=REMOVAL_COLUMNS)
+    owned = chosen["owner_id"].notna()
+    order = chosen[owned].sort_values(["owner_id", "score", "record_id", "action_id"], ascending=[True, False, True, True])
+    nth = order.groupby("owner_id").cumcount()
+    over = order[nth >= limit]
+    audit = _audit(over, "rep_daily_limit", over["owner_id"].astype(str) + f" already has {limit} higher-scored actions today")
+    return chosen.drop(index=over.index), audit

@@ -92,3 +92,19 @@ def test_nothing_after_as_of_is_read(catalog):
     data.activities = pd.concat([data.activities, future.activities], ignore_index=True)
     ids = {r.action_id for r in recommend(data, AS_OF, catalog).recommendations}
     assert "share_security_documentation" not in ids
+
+
+def test_a_rep_gets_at_most_their_daily_limit_the_best_first(catalog):
+    from dataclasses import replace
+
+    deals = [dict(deal_id=f"D{i}", account_id="A1", stage="proposal", amount="1000", owner_id="rep_01",
+                  created_at=days_ago(60), close_date=days_ago(i + 1)) for i in range(6)]
+    data = make_data(accounts=[dict(account_id="A1", name="Gamma", owner_id="rep_01")], deals=deals)
+    tight = replace(catalog, rules=catalog.rules.model_copy(update={"max_per_rep_per_day": 4}))
+    result = recommend(data, AS_OF, tight)
+    assert len(result.recommendations) == 4
+    limited = result.removed[result.removed["rule"] == "rep_daily_limit"]
+    assert len(limited) == 2 and set(limited["reason"]) == {"rep_01 already has 4 higher-scored actions today"}
+    # Equal scores (the same slipped-close-date action): ties go to the record id, so D4 and D5 wait.
+    assert set(limited["record_id"]) == {"D4", "D5"}
+    assert {r.record_id for r in result.recommendations} == {"D0", "D1", "D2", "D3"}
