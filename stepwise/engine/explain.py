@@ -39,6 +39,15 @@ def constraints_for(account: dict[str, Any] | None, rules: Rules, ceiling: float
     return out
 
 
+def inclusion_requests(removals: tuple, facts: dict[str, Any]) -> tuple[str, ...]:
+    """A product held back only because the segment is not approved becomes a request, not a dead end."""
+    segment = facts.get("segment") if isinstance(facts.get("segment"), str) else "this"
+    return tuple(
+        f"Ask product management to approve {r.reason.split(' is not approved')[0]} for the {segment} segment."
+        for r in removals if r.rule == "segment_approval"
+    )
+
+
 def offer_for(action: Action, account_offers: list[dict[str, Any]], ceiling: float | None) -> dict[str, Any]:
     """The commercial offer: allowed products (best first), a bundle of the top two, the discount ceiling."""
     offer: dict[str, Any] = {}

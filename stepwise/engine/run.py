@@ -118,7 +118,7 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
             factors=Factors(*(round(float(getattr(cand, part)), 1) for part in scoring.PARTS)),
             urgency=level, expected_impact=action.expected_impact,
             why=tuple(explain.render(t, facts) for t in action.why),
-            how=tuple(explain.render(t, facts) for t in action.how),
+            how=tuple(explain.render(t, facts) for t in action.how) + explain.inclusion_requests(removals, facts),
             offer=offer,
             constraints=tuple(explain.constraints_for(account, catalog.rules, account_ceiling)),
             best_before=(as_of_ts + pd.Timedelta(days=action.best_before_days)).strftime("%Y-%m-%d"),

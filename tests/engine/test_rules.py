@@ -60,6 +60,7 @@ def test_product_not_approved_for_the_segment_becomes_a_request_for_inclusion(ca
     [removal] = [r for r in card.removed if r.product_id == "B"]
     assert removal.rule == "segment_approval"
     assert removal.reason == "Product B is not approved for the mid_market segment: request inclusion before offering it"
+    assert card.how[-1] == "Ask product management to approve Product B for the mid_market segment."
 
 
 def test_contract_forbidding_extended_terms_removes_the_terms_offer(catalog):
