@@ -225,8 +225,24 @@ def worker(celery_args: tuple[str, ...]) -> None:
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 @user_errors
 def beat(celery_args: tuple[str, ...]) -> None:
-    """Run Celery beat, the scheduler: run exactly one."""
-    _celery("beat", "--loglevel", "INFO", *celery_args)
+    """Run Celery beat, the scheduler: exactly one runs (a second one exits with a message)."""
+    import redis
+
+    from stepwise.workers.leader import LeaderLock, NotLeader
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise SettingsError("STEPWISE_REDIS_URL is not set: the scheduler needs a Redis broker")
+    lock = LeaderLock(redis.Redis.from_url(settings.redis_url))
+    try:
+        lock.acquire()
+    except NotLeader as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    try:
+        _celery("beat", "--loglevel", "INFO", *celery_args)
+    finally:
+        lock.release()
 
 
 @main.command("check-catalog")

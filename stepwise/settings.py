@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="STEPWISE_API_TOKENS")
     log_level: str = Field("INFO", validation_alias="STEPWISE_LOG_LEVEL")
 
+    # The worker fleet's schedule (beat): which sources to sync, how often, when to re-score.
+    sync_sources: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="STEPWISE_SYNC_SOURCES")
+    sync_interval_minutes: int = Field(15, ge=1, le=1440, validation_alias="STEPWISE_SYNC_INTERVAL_MINUTES")
+    rescore_hour: int = Field(5, ge=0, le=23, validation_alias="STEPWISE_RESCORE_HOUR")
+    timezone: str = Field("UTC", validation_alias="STEPWISE_TIMEZONE")
+    # Longer than the hard task time limit: an unacknowledged task of a dead worker comes back after this.
+    visibility_timeout_seconds: int = Field(1800, ge=5, validation_alias="STEPWISE_VISIBILITY_TIMEOUT")
+
     salesforce_username: str | None = Field(None, validation_alias="SALESFORCE_USERNAME")
     salesforce_password: SecretStr | None = Field(None, validation_alias="SALESFORCE_PASSWORD")
     salesforce_security_token: SecretStr | None = Field(None, validation_alias="SALESFORCE_SECURITY_TOKEN")
@@ -48,6 +56,24 @@ class Settings(BaseSettings):
         # A comma-separated list in the environment; blanks are not tokens.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sync_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (e.g. Europe/Bucharest)") from None
         return value
 
     @field_validator("database_url")

@@ -1,20 +1,25 @@
 """The Celery app: Redis broker when STEPWISE_REDIS_URL is set, in-process (eager) otherwise.
 
 Reliability defaults, because a crashed worker must not lose a batch: a task
-is acknowledged only after it finished (acks_late), a worker killed mid-task
-gives the task back (reject_on_worker_lost), and each worker takes one task
-at a time so a slow chunk never holds others hostage (prefetch 1).
+is acknowledged only after it finished (acks_late), a worker whose process is
+killed mid-task gives the task back (reject_on_worker_lost), an unacknowledged
+task of a worker that vanished entirely comes back after the visibility
+timeout, and each worker takes one task at a time (prefetch 1) so a slow
+chunk never holds others hostage.  Every write is an upsert by a stable id,
+so a redelivered task writes each recommendation once.
 """
 
 from __future__ import annotations
 
 from celery import Celery
 
-from stepwise.settings import get_settings
+from stepwise.settings import Settings, get_settings
+from stepwise.workers.schedule import beat_schedule
 
 
-def make_celery(redis_url: str | None = None) -> Celery:
-    url = redis_url if redis_url is not None else get_settings().redis_url
+def make_celery(redis_url: str | None = None, settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    url = redis_url if redis_url is not None else settings.redis_url
     app = Celery("stepwise", include=["stepwise.workers.tasks"])
     app.conf.update(
         broker_url=url or "memory://",
@@ -24,6 +29,7 @@ def make_celery(redis_url: str | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds},
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
@@ -31,7 +37,8 @@ def make_celery(redis_url: str | None = None) -> Celery:
         task_soft_time_limit=15 * 60,
         task_time_limit=20 * 60,
         broker_connection_retry_on_startup=True,
-        timezone="UTC",
+        timezone=settings.timezone,
+        beat_schedule=beat_schedule(settings),
     )
     return app
 
