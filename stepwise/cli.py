@@ -27,7 +27,9 @@ log = logging.getLogger("stepwise")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    from stepwise import logs
+
+    logs.configure(level)
 
 
 def user_errors(func):
@@ -198,11 +200,28 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--limit", default=10, show_default=True)
 @user_errors
-def status(limit: int) -> None:
-    """The last runs in the store: when, source, as-of, counts, status."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run instead of a table.")
+def status(limit: int, as_json: bool) -> None:
+    """The last runs in the store: when, source, as-of, status, what was pulled, scored, removed, written."""
     store = _store(get_settings().database_url)
-    for run in store.latest_runs(limit):
-        click.echo(json.dumps(run, default=str))
+    runs = store.latest_runs(limit)
+    if as_json:
+        for run in runs:
+            click.echo(json.dumps(run, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Last {len(runs)} runs — {store.describe()}")
+    for col in ("started", "source", "as of", "status", "pulled", "skipped rows", "recommendations", "written back", "error"):
+        table.add_column(col)
+    for run in runs:
+        counts = run.get("counts") or {}
+        pulled = sum((counts.get("pulled") or {}).values())
+        written = f"{counts.get('written_back', 0)} ({counts.get('write_back_failed', 0)} failed)" if counts else ""
+        table.add_row(str(run["started_at"])[:19], run["source"], run["as_of"], run["status"], f"{pulled:,}",
+                      str(counts.get("skipped_rows", "")), str(counts.get("recommendations", "")), written,
+                      (run.get("error") or "")[:60])
+    Console().print(table)
 
 
 def _celery(*args: str) -> None:

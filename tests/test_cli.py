@@ -20,7 +20,7 @@ def test_demo_runs_the_pipeline_and_shows_cards(tmp_path):
     assert "NEXT BEST ACTION" in run.stdout and "Score " in run.stdout and "Why" in run.stdout
     assert "stepwise serve" in run.stdout and str(db) in run.stdout
     assert (tmp_path / "sample" / "deals.csv").exists() and db.exists()
-    status = stepwise("status", env={"STEPWISE_DATABASE_URL": f"sqlite:///{db}"})
+    status = stepwise("status", "--json", env={"STEPWISE_DATABASE_URL": f"sqlite:///{db}"})
     assert '"status": "succeeded"' in status.stdout
 
 

@@ -248,6 +248,32 @@ class CanonicalData:
     def counts(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in sorted(self.present())}
 
+    def subset(self, account_ids: set[str], lead_ids: set[str]) -> CanonicalData:
+        """Only these accounts (with everything hanging off them) and these leads; catalogs stay whole."""
+        out = CanonicalData()
+        for name in self.present():
+            frame = getattr(self, name)
+            if name in ("products", "stock", "content"):
+                kept = frame
+            elif name == "leads":
+                kept = frame[frame["lead_id"].isin(lead_ids)]
+            elif name == "order_lines":
+                orders = out.orders if out.orders is not None else self.table("orders")
+                kept = frame[frame["order_id"].isin(orders["order_id"])]
+            elif name == "activities":
+                kept = frame[frame["account_id"].isin(account_ids) | frame["lead_id"].isin(lead_ids)
+                             | frame["deal_id"].isin(self._deals_of(account_ids))]
+            else:
+                kept = frame[frame["account_id"].isin(account_ids)]
+            setattr(out, name, kept.reset_index(drop=True))
+        if out.order_lines is not None and out.orders is not None:
+            out.order_lines = out.order_lines[out.order_lines["order_id"].isin(out.orders["order_id"])].reset_index(drop=True)
+        return out
+
+    def _deals_of(self, account_ids: set[str]) -> pd.Series:
+        deals = self.table("deals")
+        return deals.loc[deals["account_id"].isin(account_ids), "deal_id"]
+
 
 class MissingTableError(ValueError):
     pass

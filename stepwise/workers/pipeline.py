@@ -14,9 +14,11 @@ import pandas as pd
 
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.records import CanonicalData, as_utc
-from stepwise.engine.run import EngineResult, recommend
+from stepwise.engine.run import EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.integration.store import Store
+from stepwise.logs import run_scope
+from stepwise.workers.quarantine import recommend_or_quarantine
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +41,21 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
     data = connector.pull()
     history = store.feedback_history(connector.source) if store is not None else None
     run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), "priors-1") if store is not None else None
-    try:
-        result = recommend(data, as_of, catalog, source=connector.source, history=history)
-        for note in result.notes:
-            log.info(note)
-        pushed = connector.push(result.recommendations) if write_back else PushResult()
-        if store is not None:
-            store.upsert_deal_links(connector.source, _deal_accounts(data))
-            store.upsert_recommendations(run_id, result.recommendations)
-            store.expire_stale(connector.source, as_of.strftime("%Y-%m-%d"), {r.id for r in result.recommendations})
-            store.finish_run(run_id, _counts(data, result, pushed))
-    except Exception as exc:
-        if store is not None and run_id is not None:
-            store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
-        raise
+    with run_scope(run_id=run_id, source=connector.source):
+        try:
+            result, quarantined = recommend_or_quarantine(data, as_of, catalog, source=connector.source, history=history)
+            for note in result.notes:
+                log.info(note)
+            pushed = connector.push(result.recommendations) if write_back else PushResult()
+            if store is not None:
+                store.upsert_deal_links(connector.source, _deal_accounts(data))
+                store.upsert_recommendations(run_id, result.recommendations)
+                store.expire_stale(connector.source, as_of.strftime("%Y-%m-%d"), {r.id for r in result.recommendations})
+                store.finish_run(run_id, _counts(data, result, pushed, quarantined))
+        except Exception as exc:
+            if store is not None and run_id is not None:
+                store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
     return PipelineResult(run_id, result, data, pushed)
 
 
@@ -61,8 +64,9 @@ def _deal_accounts(data: CanonicalData) -> list[tuple[str, str]]:
     return list(zip(deals["deal_id"], deals["account_id"]))
 
 
-def _counts(data: CanonicalData, result: EngineResult, pushed: PushResult) -> dict:
+def _counts(data: CanonicalData, result: EngineResult, pushed: PushResult, quarantined: list) -> dict:
     return {
+        "quarantined": [{"record": q.record, "error": q.error} for q in quarantined],
         "pulled": data.counts(),
         "skipped_rows": len(data.skipped),
         "candidates": result.stats["candidates"],
