@@ -103,7 +103,9 @@ def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> 
     catalog = load_catalog(settings.catalog, settings.rules)
     connector = connector_for(source)
     target = _store(settings.database_url) if store else None
-    result = run_pipeline(connector, catalog, _as_of(as_of), store=target)
+    from stepwise.workers.pipeline import narrator_from
+
+    result = run_pipeline(connector, catalog, _as_of(as_of), store=target, narrator=narrator_from(settings))
     recs = result.recommendations
     if fmt == "json":
         json.dump([r.to_dict() for r in recs], sys.stdout, ensure_ascii=False, default=str)
@@ -146,7 +148,7 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> Non
     from stepwise.cards.terminal import print_cards
     from stepwise.integration.files import FilesConnector
     from stepwise.integration.sample_company import write_company
-    from stepwise.workers.pipeline import run_pipeline
+    from stepwise.workers.pipeline import narrator_from, run_pipeline
 
     settings = get_settings()
     day = _as_of(as_of)
@@ -156,7 +158,8 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> Non
     err_console.print(f"Sample company in {directory}/: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     store = _store(settings.database_url)
     with err_console.status("Scoring every open deal, lead and account…"):
-        result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules), day, store=store)
+        result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules), day, store=store,
+                              narrator=narrator_from(settings))
     recs = result.recommendations
     console = Console()
     by_category: dict[str, int] = {}

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     salesforce_instance_url: str | None = Field(None, validation_alias="SALESFORCE_INSTANCE_URL")
     salesforce_session_id: SecretStr | None = Field(None, validation_alias="SALESFORCE_SESSION_ID")
 
+    llm_url: str | None = Field(None, validation_alias="STEPWISE_LLM_URL")
+    llm_model: str = Field("gpt-4o-mini", validation_alias="STEPWISE_LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(None, validation_alias="STEPWISE_LLM_API_KEY")
+    llm_budget: int = Field(200, ge=0, validation_alias="STEPWISE_LLM_BUDGET")
+    llm_timeout_seconds: float = Field(20.0, gt=0, validation_alias="STEPWISE_LLM_TIMEOUT")
+
     hubspot_access_token: SecretStr | None = Field(None, validation_alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_client_id: str | None = Field(None, validation_alias=AliasChoices("HUBSPOT_CLIENT_ID"))
     hubspot_client_secret: SecretStr | None = Field(None, validation_alias="HUBSPOT_CLIENT_SECRET")

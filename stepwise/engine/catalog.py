@@ -78,6 +78,7 @@ class ActionSpec(_Strict):
     why: tuple[str, ...]
     how: tuple[str, ...]
     script: str = ""
+    email: str = ""
 
     @field_validator("category")
     @classmethod
@@ -208,7 +209,7 @@ def _build_actions(entries: list[Any], where: str) -> list[Action]:
             raise CatalogError(f"{where}: action {spec.id}: {exc}") from None
         if spec.scope != "deal" and spec.stages:
             raise CatalogError(f"{where}: action {spec.id}: stages only apply to deal actions")
-        for text in (spec.title, *spec.why, *spec.how, spec.script):
+        for text in (spec.title, *spec.why, *spec.how, spec.script, spec.email):
             try:
                 unknown = sorted(template_fields(text) - known - EXTRA_FIELDS)
             except ValueError as exc:

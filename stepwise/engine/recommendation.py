@@ -11,6 +11,17 @@ URGENCIES = ("HIGH", "MEDIUM", "LOW")
 STATUSES = ("new", "accepted", "dismissed", "snoozed", "expired")
 
 
+SUMMARY_LIMIT = 255  # Salesforce's native Description field
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis, so a short field never ends mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—-")
+    return cut + "…"
+
+
 def recommendation_id(source: str, record_id: str, action_id: str, day: str) -> str:
     """Stable id: re-running the same source, record, action and day gives the same id."""
     digest = hashlib.sha256(f"{source}|{record_id}|{action_id}|{day}".encode()).hexdigest()
@@ -82,6 +93,13 @@ class Recommendation:
     owner_id: str | None = None
     status: str = "new"
     extra: dict[str, Any] = field(default_factory=dict)
+    email: str = ""  # an email opener/draft the rep can send as is
+    summary: str = ""  # ≤ 255 characters: what fits Salesforce's native Description field
+    explained_by: str = "template"  # "template", or "llm:<model>" when a draft passed the guardrails
+
+    def __post_init__(self) -> None:
+        if not self.summary:
+            object.__setattr__(self, "summary", shorten(" — ".join([self.title, *self.why[:1]]), SUMMARY_LIMIT))
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape (`stepwise score --format json`): extend, never rename."""

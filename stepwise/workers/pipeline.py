@@ -18,6 +18,7 @@ from stepwise.engine.run import EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.integration.store import Store
 from stepwise.logs import run_scope
+from stepwise.workers.narrate import Narrator, recent_notes
 from stepwise.workers.quarantine import recommend_or_quarantine
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class PipelineResult:
 
 
 def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timestamp,
-                 store: Store | None = None, write_back: bool = True) -> PipelineResult:
+                 store: Store | None = None, write_back: bool = True, narrator: Narrator | None = None) -> PipelineResult:
     as_of = as_utc(as_of)
     data = connector.pull()
     history = store.feedback_history(connector.source) if store is not None else None
@@ -46,6 +47,8 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
             result, quarantined = recommend_or_quarantine(data, as_of, catalog, source=connector.source, history=history)
             for note in result.notes:
                 log.info(note)
+            if narrator is not None:
+                result.recommendations = narrator.narrate(result.recommendations, recent_notes(data.table("activities"), as_of))
             pushed = connector.push(result.recommendations) if write_back else PushResult()
             if store is not None:
                 store.upsert_deal_links(connector.source, _deal_accounts(data))
@@ -57,6 +60,17 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                 store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
             raise
     return PipelineResult(run_id, result, data, pushed)
+
+
+def narrator_from(settings) -> Narrator | None:
+    """The LLM writer when STEPWISE_LLM_URL is set; templates only otherwise."""
+    if not settings.llm_url:
+        return None
+    from stepwise.integration.llm import ChatClient
+
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    client = ChatClient(settings.llm_url, settings.llm_model, key, settings.llm_timeout_seconds)
+    return Narrator(client, budget=settings.llm_budget)
 
 
 def _deal_accounts(data: CanonicalData) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from stepwise.integration.base import connector_for
 from stepwise.integration.store import Store
 from stepwise.settings import get_settings
 from stepwise.workers.celery_app import app
-from stepwise.workers.pipeline import run_pipeline
+from stepwise.workers.pipeline import narrator_from, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def score_source(source: str, as_of: str | None = None, full: bool = False) -> d
     store = Store(settings.database_url)
     try:
         result = run_pipeline(connector_for(source), load_catalog(settings.catalog, settings.rules),
-                              as_of or date.today().isoformat(), store=store)
+                              as_of or date.today().isoformat(), store=store, narrator=narrator_from(settings))
         return {"run_id": result.run_id, "recommendations": len(result.recommendations)}
     finally:
         store.close()
