@@ -126,8 +126,16 @@ def topic_mentions(text: pd.Series, topics: list[str] | None = None) -> pd.DataF
 
 
 def mentions_of(text: pd.Series, topic: str) -> pd.Series:
-    """Mentions of a single topic (negations excluded)."""
-    return topic_mentions(text, [topic])[f"topic_{topic}"]
+    """Mentions of a single topic (negations excluded).
+
+    A cheap substring pre-filter first: only texts that could mention the topic are tokenised.
+    """
+    words = sorted({term.rstrip("*").split()[0] for term in TOPICS[topic]})
+    maybe = text.fillna("").str.contains("|".join(map(re.escape, words)), case=False, regex=True)
+    out = pd.Series(0, index=text.index, dtype=np.int64)
+    if maybe.any():
+        out[maybe] = topic_mentions(text[maybe], [topic])[f"topic_{topic}"]
+    return out
 
 
 def first_match(text: pd.Series, names: list[str]) -> pd.Series:

@@ -43,3 +43,10 @@ def test_blank_and_missing_texts_keep_the_index():
 def test_first_match_finds_the_named_competitor():
     found = first_match(pd.Series(["also evaluating vantor", "nothing", None]), ["Vantor", "Medisys"])
     assert list(found) == ["Vantor", None, None]
+
+
+def test_a_single_topic_count_matches_the_full_count():
+    from stepwise.engine.topics import mentions_of
+
+    texts = pd.Series(["complaint about a late delivery", "no complaints", "all good", None, "Damaged boxes again"])
+    assert list(mentions_of(texts, "complaint")) == list(topic_mentions(texts)["topic_complaint"]) == [2, 0, 0, 0, 1]
