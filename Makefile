@@ -28,7 +28,10 @@ demo: $(STAMP)
 ## Dev dependencies, the local services (Redis, PostgreSQL), then the full suite.
 test: $(DEV_STAMP) services
 	$(BIN)/ruff check stepwise tests bench
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest
+	bash scripts/test-lwc.sh
+	bash scripts/test-hubspot-card.sh
 
 services:
 	@bash scripts/ensure-services.sh
@@ -40,4 +43,5 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/engine_throughput.py
 
 clean:
-	rm -rf $(VENV) stepwise.db sample-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) stepwise.db sample-data .pytest_cache .ruff_cache .hypothesis \
+		cards/salesforce/node_modules cards/hubspot/node_modules

@@ -5,54 +5,21 @@ Bad configuration or input is one line on stderr and exit code 2, never a traceb
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from stepwise.engine.catalog import CatalogError, load_catalog
-from stepwise.engine.records import MissingColumnError, MissingTableError
-from stepwise.integration.base import ConnectorError
+from stepwise.cli_support import _as_of, user_errors
+from stepwise.engine.catalog import load_catalog
 from stepwise.settings import SettingsError, get_settings
 
-USER_ERRORS = (ConnectorError, MissingColumnError, MissingTableError, CatalogError, SettingsError)
 err_console = Console(stderr=True)
 log = logging.getLogger("stepwise")
-
-
-def _configure_logging(level: str) -> None:
-    from stepwise import logs
-
-    logs.configure(level)
-
-
-def user_errors(func):
-    """Turn the errors a user can fix into one clear line and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-def _as_of(value: str | None) -> str:
-    if value is None:
-        return date.today().isoformat()
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,7 +31,9 @@ def main(verbose: bool) -> None:
     except SettingsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    _configure_logging(level)
+    from stepwise import logs
+
+    logs.configure(level)
 
 
 @main.command("sample-data")
@@ -292,6 +261,37 @@ def signals(scope: str | None) -> None:
         for signal, meaning in table.items():
             click.echo(f"  {signal:28} {meaning}")
 
+
+@main.group()
+def sync() -> None:
+    """Pull from a CRM, score and write back (in-process when no Redis is configured)."""
+
+
+@main.group()
+def check() -> None:
+    """Check a CRM connection, its permissions and the field mapping; say what is missing."""
+
+
+@main.group()
+def setup() -> None:
+    """Prepare a CRM for Stepwise (custom properties)."""
+
+
+def _register_extensions() -> None:
+    """Commands that live beside their feature (learning, CRM connectors) join the one `stepwise` group."""
+    from stepwise.integration import hubspot_commands, salesforce_commands
+    from stepwise.learning_commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+    sync.add_command(salesforce_commands.sync_salesforce)
+    sync.add_command(hubspot_commands.sync_hubspot)
+    check.add_command(salesforce_commands.check_salesforce)
+    check.add_command(hubspot_commands.check_hubspot)
+    setup.add_command(hubspot_commands.setup_hubspot)
+
+
+_register_extensions()
 
 if __name__ == "__main__":
     main()

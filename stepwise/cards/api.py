@@ -2,34 +2,90 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from datetime import date, datetime
-from typing import Any, Literal
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from stepwise.integration.store import Store
+from stepwise.cards import guard
+from stepwise.cards.auth import PORTAL_ID, Principal, portal_source
+from stepwise.cards.metrics import count_feedback
+from stepwise.cards.openapi import build_openapi
+from stepwise.engine.recommendation import Recommendation
+from stepwise.integration.store import Conflict, NotFound, Store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 RECORD_TYPES = ("deal", "lead", "account")
-TOKEN_DIGESTS = "STEPWISE_API_TOKEN_DIGESTS"
 STORE = "stepwise.store"
 MAX_IDEMPOTENCY_KEY = 200
+# RFC 3339 as the OpenAPI document promises (format date / date-time): Python's fromisoformat
+# alone would also take "20240601" or "2024-06-01T10", which the document calls invalid.
+# [0-9], not \d: Python's \d also takes other scripts' digits. Always used with fullmatch.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def _moment(value: object) -> datetime:
+    """snooze_until: an RFC 3339 date (midnight UTC) or date-time; nothing else."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO date or date-time string")
+    try:
+        if _DATE.fullmatch(value):
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
+        if _DATE_TIME.fullmatch(value):
+            # A leap second (:60) is valid RFC 3339 but not a Python time: hold it at :59.
+            text = value.upper().replace(":60", ":59", 1) if value[17:19] == "60" else value.upper()
+            return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ValueError("must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ssZ)")
+
+
+def valid_day(value: str) -> str | None:
+    """A YYYY-MM-DD day, or None."""
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        return None
+
+
+def _not_blank(value: str) -> str:
+    # Length limits apply to the raw value (as the document says); stored trimmed.
+    return value.strip()
+
+
+# NUL is refused everywhere: PostgreSQL text cannot hold it (it would be a 500, not a 400).
+NO_NUL = r"^[^\x00]*$"
+# Not blank: one character that is not whitespace, counting \x1c-\x1f, which str.strip() removes.
+USER_PATTERN = r"^[^\x00]*[^\x00\s\x1c-\x1f][^\x00]*$"
+User = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=USER_PATTERN), AfterValidator(_not_blank),
+]
 
 
 class FeedbackIn(BaseModel):
     """The body of POST …/feedback; the store re-checks the same enums."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     action: Literal["accepted", "dismissed", "snoozed"]
     reason: Literal["wrong_timing", "unsuitable_product", "already_contacted", "not_relevant", "other"] | None = None
-    note: str | None = Field(default=None, max_length=4000)
-    snooze_until: datetime | None = None  # a bare date parses as midnight
-    user: str = Field(min_length=1, max_length=200)
+    note: Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)] | None = None
+    snooze_until: Annotated[datetime, BeforeValidator(_moment)] | None = None
+    user: User
 
     @model_validator(mode="after")
     def _snooze_needs_a_date(self) -> FeedbackIn:
@@ -38,8 +94,10 @@ class FeedbackIn(BaseModel):
         return self
 
 
-def token_digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+class UndoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user: User
 
 
 def error(status: int, message: str, **headers: str) -> tuple[Response, int, dict[str, str]]:
@@ -50,22 +108,26 @@ def _store() -> Store:
     return current_app.extensions[STORE]
 
 
+def _principal() -> Principal:
+    return g.stepwise_principal
+
+
 @bp.before_request
-def _require_token() -> Any:
-    digests: tuple[bytes, ...] = current_app.config.get(TOKEN_DIGESTS, ())
-    if not digests:
-        return error(401, "no API tokens configured (set STEPWISE_API_TOKENS)")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return error(401, "missing bearer token", **{"WWW-Authenticate": "Bearer"})
-    presented = token_digest(token.strip())
-    # Compare against every token, no early exit, so timing says nothing about which matched.
-    matched = False
-    for digest in digests:
-        matched |= hmac.compare_digest(presented, digest)
-    if not matched:
-        return error(401, "invalid API token", **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+def _authenticate() -> Any:
+    if request.endpoint == "api.openapi":
+        return None  # the description of the API is public, like any API reference
+    g.stepwise_principal = guard.api_principal()  # raises AuthError → 401/403
+    if any("\x00" in str(v) for v in (request.view_args or {}).values()):
+        return error(400, "path parameters must not contain NUL characters")
+    portal = request.args.get("portalId")
+    if portal is not None and not PORTAL_ID.fullmatch(portal):
+        return error(400, f"portalId must be a number, got {portal!r}")
     return None
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(build_openapi())
 
 
 @bp.get("/records/<source>/<record_type>/<record_id>/recommendations")
@@ -73,11 +135,11 @@ def record_recommendations(source: str, record_type: str, record_id: str) -> Any
     if record_type not in RECORD_TYPES:
         return error(400, f"record_type must be one of {', '.join(RECORD_TYPES)}, got {record_type!r}")
     as_of = request.args.get("as_of")
-    if as_of is not None:
-        try:
-            as_of = date.fromisoformat(as_of).isoformat()
-        except ValueError:
-            return error(400, f"as_of must be a date YYYY-MM-DD, got {as_of!r}")
+    if as_of is not None and (as_of := valid_day(as_of)) is None:
+        return error(400, f"as_of must be a date YYYY-MM-DD, got {request.args['as_of']!r}")
+    if not _principal().may_see(source):
+        allowed = portal_source(_principal().portal_id or "")
+        return error(403, f"this HubSpot portal may only read source {allowed!r}")
     recs = _store().recommendations_for(source, record_type, record_id, as_of=as_of)
     return jsonify(
         record={"source": source, "record_type": record_type, "record_id": record_id},
@@ -85,11 +147,17 @@ def record_recommendations(source: str, record_type: str, record_id: str) -> Any
     )
 
 
+def _visible(rec_id: str) -> Recommendation:
+    """The recommendation, if this caller may see it; another portal's looks like a missing one."""
+    rec = _store().get_recommendation(rec_id)
+    if rec is None or not _principal().may_see(rec.source):
+        raise NotFound(f"no recommendation {rec_id!r}")
+    return rec
+
+
 @bp.get("/recommendations/<rec_id>")
 def recommendation(rec_id: str) -> Any:
-    rec = _store().get_recommendation(rec_id)
-    if rec is None:
-        return error(404, f"no recommendation {rec_id!r}")
+    rec = _visible(rec_id)
     return jsonify({**rec.to_dict(), "feedback": _store().feedback_for(rec_id)})
 
 
@@ -97,22 +165,63 @@ def recommendation(rec_id: str) -> Any:
 def feedback(rec_id: str) -> Any:
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
+        count_feedback("unknown", "invalid")
         return error(400, "request body must be a JSON object")
+    action = body.get("action") if isinstance(body.get("action"), str) else "unknown"
+    action = action if action in ("accepted", "dismissed", "snoozed") else "unknown"
     try:
         data = FeedbackIn.model_validate(body)
     except ValidationError as exc:
+        count_feedback(action, "invalid")
         return error(400, _one_line(exc))
-    key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+    raw_key = request.headers.get("Idempotency-Key", "")
+    if len(raw_key) > MAX_IDEMPOTENCY_KEY:  # the raw header, as the document limits it
+        count_feedback(action, "invalid")
         return error(400, f"Idempotency-Key longer than {MAX_IDEMPOTENCY_KEY} characters")
+    key = raw_key.strip() or None
     try:
+        if _principal().kind == "hubspot":
+            _visible(rec_id)
         event = _store().record_feedback(
             rec_id, data.action, user=data.user, reason=data.reason, note=data.note,
             snooze_until=data.snooze_until, idempotency_key=key,
         )
+    except NotFound:
+        count_feedback(action, "not_found")
+        raise
+    except Conflict:
+        count_feedback(action, "conflict")
+        raise
     except ValueError as exc:
+        count_feedback(action, "invalid")
         return error(400, str(exc))
+    count_feedback(data.action, "replayed" if event["replayed"] else "recorded")
     return jsonify(event), 200 if event["replayed"] else 201
+
+
+@bp.post("/recommendations/<rec_id>/feedback/undo")
+def undo(rec_id: str) -> Any:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        count_feedback("undo", "invalid")
+        return error(400, "request body must be a JSON object")
+    try:
+        data = UndoIn.model_validate(body)
+    except ValidationError as exc:
+        count_feedback("undo", "invalid")
+        return error(400, _one_line(exc))
+    try:
+        if _principal().kind == "hubspot":
+            _visible(rec_id)
+        event = _store().undo_feedback(rec_id, user=data.user)
+    except NotFound:
+        count_feedback("undo", "not_found")
+        raise
+    except Conflict:
+        count_feedback("undo", "conflict")
+        raise
+    count_feedback("undo", "undone")
+    return jsonify(event), 200
 
 
 def _one_line(exc: ValidationError) -> str:
@@ -120,5 +229,7 @@ def _one_line(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch":  # the regex itself would mean nothing to a rep
+            msg = "must not be blank or contain NUL characters"
         parts.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(parts)
+    return " ".join("; ".join(parts).split())

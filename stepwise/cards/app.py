@@ -6,9 +6,12 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from stepwise.cards.api import STORE, TOKEN_DIGESTS, bp, error, token_digest
+from stepwise.cards import cardpage, dashboard, guard, hubspot_oauth, metrics
+from stepwise.cards.api import STORE, bp, error
+from stepwise.cards.auth import AuthError
 from stepwise.integration.store import Conflict, NotFound, Store
 
 log = logging.getLogger(__name__)
@@ -19,24 +22,30 @@ INDEX_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stepwise card service</title></head>
 <body>
 <h1>Stepwise card service</h1>
-<p>Every <code>/api/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+<p>Every <code>/api/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code> or a HubSpot v3 signature.
+The full description: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 <ul>
-<li><code>GET /healthz</code> &mdash; the process is up</li>
-<li><code>GET /readyz</code> &mdash; the database answers</li>
+<li><code>GET /healthz</code> &mdash; the process is up; <code>GET /readyz</code> &mdash; the database answers;
+<code>GET /metrics</code> &mdash; Prometheus</li>
 <li><code>GET /api/v1/records/&lt;source&gt;/&lt;deal|lead|account&gt;/&lt;record_id&gt;/recommendations[?as_of=YYYY-MM-DD]</code>
 &mdash; the current recommendations for a record (a deal also shows its account's)</li>
 <li><code>GET /api/v1/recommendations/&lt;id&gt;</code> &mdash; one recommendation with its feedback</li>
 <li><code>POST /api/v1/recommendations/&lt;id&gt;/feedback</code> &mdash; JSON
 <code>{"action": "accepted|dismissed|snoozed", "user": "...", "reason"?, "note"?, "snooze_until"?}</code>,
 optional <code>Idempotency-Key</code> header</li>
+<li><code>POST /api/v1/recommendations/&lt;id&gt;/feedback/undo</code> &mdash; <code>{"user": "..."}</code>,
+takes back a dismissal within 5 minutes</li>
+<li><a href="/dashboard"><code>/dashboard</code></a> and <code>/cards/&lt;source&gt;/&lt;type&gt;/&lt;id&gt;</code>
+&mdash; HTML for people; open once with <code>?token=&lt;token&gt;</code></li>
 </ul>
 </body></html>
 """
 
 
-def create_app(store: Store | None = None, api_tokens: list[str] | None = None) -> Flask:
+def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
+               hubspot_secret: str | None = None) -> Flask:
     if store is None or api_tokens is None:
-        # Imported here so tests (which pass both) never depend on the environment.
+        # Imported here so tests (which pass store and tokens) never depend on the environment.
         from stepwise.settings import get_settings
 
         settings = get_settings()
@@ -44,14 +53,19 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None) 
             store = Store(settings.database_url)
         if api_tokens is None:
             api_tokens = [_reveal(t) for t in settings.api_tokens]
+        if hubspot_secret is None and settings.hubspot_client_secret is not None:
+            hubspot_secret = _reveal(settings.hubspot_client_secret)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    # Only digests are kept: a config dump or debug page never shows a usable token.
-    app.config[TOKEN_DIGESTS] = tuple(token_digest(t.strip()) for t in api_tokens if t and t.strip())
+    guard.configure(app, api_tokens, hubspot_secret)
     app.extensions[STORE] = store
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    metrics.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(cardpage.bp)
+    app.register_blueprint(hubspot_oauth.bp)  # public: HubSpot's browser redirect carries no token
     _register_errors(app)
 
     @app.get("/")
@@ -72,6 +86,11 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None) 
 
 
 def _register_errors(app: Flask) -> None:
+    @app.errorhandler(AuthError)
+    def _auth(exc: AuthError) -> Any:
+        headers = {"WWW-Authenticate": exc.challenge} if exc.challenge else {}
+        return error(exc.status, exc.message, **headers)
+
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Any:
         return error(404, str(exc))
@@ -79,6 +98,12 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(exc: Conflict) -> Any:
         return error(409, str(exc))
+
+    @app.errorhandler(OperationalError)
+    def _store_down(exc: OperationalError) -> Any:
+        # The store went away mid-request: a retryable 503, not a bug (and no connection string leaks).
+        log.warning("store unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        return error(503, "the store is not reachable; retry shortly", **{"Retry-After": "5"})
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:

@@ -13,6 +13,8 @@ import pandas as pd
 from stepwise.engine import candidates as candidates_step
 from stepwise.engine import explain, rules, scoring, signals, strategy
 from stepwise.engine.catalog import Catalog
+from stepwise.engine.models import apply as learned
+from stepwise.engine.models.apply import EngineModels
 from stepwise.engine.products import OFFER_COLUMNS, discount_ceiling, product_offers
 from stepwise.engine.recommendation import Alternative, Factors, Recommendation, Removal, recommendation_id
 from stepwise.engine.records import CanonicalData, as_utc
@@ -42,8 +44,17 @@ def build_signals(data: CanonicalData, as_of: pd.Timestamp) -> dict[str, pd.Data
 
 
 def recommend(data: CanonicalData, as_of: str | pd.Timestamp, catalog: Catalog, source: str = "files",
-              history: pd.DataFrame | None = None, model_version: str = PRIOR_MODEL_VERSION) -> EngineResult:
+              history: pd.DataFrame | None = None, model_version: str = PRIOR_MODEL_VERSION,
+              models: EngineModels | None = None) -> EngineResult:
+    """Recommendations for everything open on `as_of`.
+
+    models=None: the catalog's priors (relevance, impact) and the plain feedback hold-back.  With models:
+    dismissal reasons act differently, feedback posteriors shift relevance, action effectiveness sets
+    impact and the card's success rate, and a capped share of candidates explores.
+    """
     as_of = as_utc(as_of)
+    if models is not None and model_version == PRIOR_MODEL_VERSION:
+        model_version = models.version
     day = as_of.strftime("%Y-%m-%d")
     sig = build_signals(data, as_of)
     disabled = candidates_step.disabled_actions(catalog, data.present())
@@ -54,7 +65,16 @@ def recommend(data: CanonicalData, as_of: str | pd.Timestamp, catalog: Catalog, 
     content = data.table("content")
     picks = rules.pick_content(proposed, sig, content, catalog)
     allowed, removed_by_rules = rules.apply_rules(proposed, sig["account"], offers, picks, catalog)
+    removed_by_reason = pd.DataFrame(columns=removed_by_rules.columns)
+    all_feedback = history
+    if models is not None:
+        account_of = _account_of_records(sig)
+        allowed, removed_by_reason, history = strategy.hold_back_by_reason(
+            allowed, history, catalog, as_of, account_of, models.wrong_timing_days, models.unsuitable_product_days)
     held, removed_by_feedback = strategy.hold_back(allowed, history, catalog, as_of)
+    if models is not None:
+        held = learned.adjust(held, sig, all_feedback, models, as_of)
+    removed_by_feedback = pd.concat([removed_by_reason, removed_by_feedback], ignore_index=True)
     scored = scoring.score(held, catalog.rules)
     chosen, alternatives, removed_by_strategy = strategy.select(scored, catalog)
     removed = pd.concat([removed_by_rules, removed_by_feedback, removed_by_strategy], ignore_index=True)
@@ -117,16 +137,34 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
             score=float(cand.score),
             factors=Factors(*(round(float(getattr(cand, part)), 1) for part in scoring.PARTS)),
             urgency=level, expected_impact=action.expected_impact,
-            why=tuple(explain.render(t, facts) for t in action.why),
+            why=tuple(explain.render(t, facts) for t in action.why) + _cold_start(cand),
             how=tuple(explain.render(t, facts) for t in action.how) + explain.inclusion_requests(removals, facts),
             offer=offer,
             constraints=tuple(explain.constraints_for(account, catalog.rules, account_ceiling)),
             best_before=(as_of_ts + pd.Timedelta(days=action.best_before_days)).strftime("%Y-%m-%d"),
-            success_rate=None, alternatives=alt, removed=removals, model_version=model_version, as_of=day,
-            rank=int(cand.rank), script=explain.render(action.script, facts),
+            success_rate=_success_rate(cand), alternatives=alt, removed=removals, model_version=model_version, as_of=day,
+            rank=int(cand.rank), script=explain.render(action.script, facts), email=explain.render(action.email, facts),
             owner_id=facts.get("owner_id") if isinstance(facts.get("owner_id"), str) else None,
         ))
     return out
+
+
+def _success_rate(cand) -> float | None:
+    rate = getattr(cand, "success_rate", None)
+    return None if rate is None or pd.isna(rate) else float(rate)
+
+
+def _cold_start(cand) -> tuple[str, ...]:
+    return (learned.COLD_START_NOTE,) if bool(getattr(cand, "cold_start", False)) else ()
+
+
+def _account_of_records(sig: dict[str, pd.DataFrame]) -> pd.Series:
+    """record id → account id, for the feedback that applies account-wide."""
+    parts = [pd.Series(sig["account"].index, index=sig["account"].index)]
+    if not sig["deal"].empty:
+        parts.append(sig["deal"]["account_id"])
+    out = pd.concat(parts)
+    return out[~out.index.duplicated()]
 
 
 def _group_rows(frame: pd.DataFrame, build) -> dict[tuple[str, str], list]:

@@ -7,6 +7,7 @@ per exclusive group; then the top N per record, the next few as alternatives.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from stepwise.engine.catalog import Catalog
@@ -74,3 +75,43 @@ def _rep_daily_limit(chosen: pd.DataFrame, limit: int | None) -> tuple[pd.DataFr
     over = order[nth >= limit]
     audit = _audit(over, "rep_daily_limit", over["owner_id"].astype(str) + f" already has {limit} higher-scored actions today")
     return chosen.drop(index=over.index), audit
+
+
+def hold_back_by_reason(candidates: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, as_of: pd.Timestamp,
+                        account_of: pd.Series, wrong_timing_days: int, unsuitable_product_days: int,
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Dismissal reasons act differently (used when learned models are on and the history carries `reason`).
+
+    wrong_timing → the same action on the same record comes back after `wrong_timing_days`;
+    already_contacted → the action's cooldown, as if accepted (the rep did it);
+    unsuitable_product → the action (and its products) leaves every record of that account for a long while.
+    Returns (kept candidates, audit, the history left for the plain hold_back).
+    """
+    if history is None or history.empty or "reason" not in history or candidates.empty:
+        return candidates, pd.DataFrame(columns=REMOVAL_COLUMNS), history
+    latest = history.sort_values("updated_at").drop_duplicates(["record_id", "action_id"], keep="last")
+    latest = latest[~(pd.to_datetime(latest["updated_at"], utc=True) > as_of)]
+    by_reason = latest[(latest["status"] == "dismissed") & latest["reason"].isin(
+        ["wrong_timing", "already_contacted", "unsuitable_product"])]
+    age = (as_of - pd.to_datetime(by_reason["updated_at"], utc=True)) / pd.Timedelta(days=1)
+    cooldown = by_reason["action_id"].map({a.id: a.cooldown_days for a in catalog.actions}).fillna(0)
+    timing = by_reason[(by_reason["reason"] == "wrong_timing") & (age < wrong_timing_days)]
+    contacted = by_reason[(by_reason["reason"] == "already_contacted") & (age < cooldown)]
+    unsuitable = by_reason[(by_reason["reason"] == "unsuitable_product") & (age < unsuitable_product_days)]
+    cand = candidates.reset_index()
+    key = cand["record_id"] + "|" + cand["action_id"]
+    hit_timing = key.isin(timing["record_id"] + "|" + timing["action_id"]).to_numpy()
+    hit_contacted = key.isin(contacted["record_id"] + "|" + contacted["action_id"]).to_numpy()
+    blocked = set(zip(unsuitable["record_id"].map(account_of), unsuitable["action_id"]))
+    hit_unsuitable = np.array([(a, x) in blocked for a, x in zip(cand["account_id"], cand["action_id"])], dtype=bool)
+    idx = candidates.index
+    removed = [
+        _audit(candidates[hit_timing], "wrong_timing", f"dismissed as wrong timing: offered again after {wrong_timing_days} days"),
+        _audit(candidates[hit_contacted & ~hit_timing], "already_contacted", "the rep already contacted them (cooldown)"),
+        _audit(candidates[hit_unsuitable & ~hit_timing & ~hit_contacted], "unsuitable_product",
+               "the product was marked unsuitable for this account"),
+    ]
+    held = pd.Series(hit_timing | hit_contacted | hit_unsuitable, index=idx)
+    rest = history.drop(index=history.index[history["record_id"].astype(str).str.cat(history["action_id"], sep="|")
+                                            .isin(by_reason["record_id"] + "|" + by_reason["action_id"])])
+    return candidates[~held], pd.concat(removed, ignore_index=True), rest

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     event,
     func,
@@ -158,6 +160,33 @@ deal_accounts = Table(
     Column("account_id", String(200), nullable=False),
 )
 
+# Tables for the dashboard live in their own MetaData so `counts()` (the core tables) keeps
+# its shape; `_create_all` creates both.
+insights_metadata = MetaData()
+
+deal_outcomes = Table(
+    "deal_outcomes", insights_metadata,
+    Column("source", String(200), primary_key=True),
+    Column("deal_id", String(200), primary_key=True),
+    Column("stage", String(32), nullable=False),
+    Column("is_closed", Boolean, nullable=False),
+    Column("is_won", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+UNDO_WINDOW = timedelta(minutes=5)
+UNDONE = "undone"  # the event action that records an undo (never accepted as rep feedback)
+# What the dashboard may group response counts by: a whitelist, never a caller's column name.
+_GROUPABLE = {
+    "as_of": recommendations.c.as_of,
+    "action_id": recommendations.c.action_id,
+    "category": recommendations.c.category,
+    "source": recommendations.c.source,
+    "owner_id": recommendations.c.payload["owner_id"].as_string(),
+    "model_version": recommendations.c.payload["model_version"].as_string(),
+}
+RESPONSE_STATUSES = ("new", "accepted", "dismissed", "snoozed", "expired")
+
 # Columns refreshed when a recommendation is upserted again; status, status_reason and
 # snooze_until are deliberately absent so a re-run never undoes a rep's accept/dismiss/snooze.
 _REFRESHED = (
@@ -201,11 +230,11 @@ class Store:
             if self._schema_ready:
                 return
             try:
-                metadata.create_all(self.engine)
+                _create_all(self.engine)
             except SQLAlchemyError:
                 # Another process (a second gunicorn worker) may have created the same
                 # tables between our existence check and CREATE; the retry sees them.
-                metadata.create_all(self.engine)
+                _create_all(self.engine)
             self._schema_ready = True
 
     def ping(self) -> bool:
@@ -423,13 +452,14 @@ class Store:
         # Timed by the feedback event, not the row: a re-run refreshes the row's updated_at.
         query = (
             select(t.c.record_id, t.c.action_id, f.c.action.label("status"), f.c.created_at.label("updated_at"),
-                   f.c.snooze_until)
+                   f.c.snooze_until, f.c.reason, f.c.user)
             .join(t, t.c.id == f.c.recommendation_id)
             .where(t.c.source == source)
         )
         with self._connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return pd.DataFrame(rows, columns=["record_id", "action_id", "status", "updated_at", "snooze_until"])
+        return pd.DataFrame(rows, columns=["record_id", "action_id", "status", "updated_at", "snooze_until", "reason",
+                                           "user"])
 
     def feedback_for(self, rec_id: str) -> list[dict[str, Any]]:
         with self._connect() as conn:
@@ -458,7 +488,172 @@ class Store:
             conn.execute(stmt)
 
 
+    # -- undo -------------------------------------------------------------------------
+
+    def undo_feedback(
+        self, rec_id: str, user: str, *, window: timedelta = UNDO_WINDOW, now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Take back the rep's latest dismissal if it is at most `window` old.
+
+        Restores the status the recommendation had before the dismissal (replaying its
+        events, so dismiss → undo → dismiss → undo lands where it started) and records an
+        `undone` event, all in one transaction. Raises NotFound, or Conflict when the latest
+        response is not a dismissal or is too old.
+        """
+        if not user or not user.strip():
+            raise ValueError("user is required")
+        now = now or _now()
+        t, f = recommendations, feedback_events
+        with self._begin() as conn:
+            # Row lock (PostgreSQL) so two concurrent undos cannot both pass the checks.
+            if conn.execute(select(t.c.id).where(t.c.id == rec_id).with_for_update()).first() is None:
+                raise NotFound(f"no recommendation {rec_id!r}")
+            events = conn.execute(select(f).where(f.c.recommendation_id == rec_id).order_by(f.c.id)).mappings().all()
+            states: list[dict[str, Any]] = []
+            for e in events:
+                if e["action"] == UNDONE:
+                    if states:
+                        states.pop()
+                else:
+                    states.append(dict(e))
+            last = events[-1] if events else None
+            if last is None or last["action"] != "dismissed":
+                raise Conflict("nothing to undo: the latest response is not a dismissal")
+            if now - _as_utc(last["created_at"]) > window:
+                minutes = int(window.total_seconds() // 60)
+                raise Conflict(f"the dismissal is older than {minutes} minutes and can no longer be undone")
+            before = states[-2] if len(states) >= 2 else None
+            status = before["action"] if before else "new"
+            values = {
+                "recommendation_id": rec_id, "action": UNDONE, "reason": None,
+                "note": f"undid dismissal #{last['id']}", "snooze_until": None, "user": user,
+                "idempotency_key": None, "created_at": now,
+            }
+            event_id = conn.execute(f.insert().values(**values)).inserted_primary_key[0]
+            conn.execute(update(t).where(t.c.id == rec_id).values(
+                status=status, status_reason=before["reason"] if before else None,
+                snooze_until=before["snooze_until"] if before else None, updated_at=now,
+            ))
+        return {**_event_dict({"id": event_id, **values}), "restored_status": status}
+
+    # -- dashboard aggregates ---------------------------------------------------------
+
+    def response_counts(
+        self, group_by: Iterable[str], source: str | None = None, since: str | date | None = None,
+    ) -> list[dict[str, Any]]:
+        """How many recommendations were shown, and their current status, per group.
+
+        `group_by` names from: as_of, action_id, category, source, owner_id, model_version.
+        Counts use the current status, so an undone dismissal no longer counts as one.
+        """
+        keys = list(group_by)
+        unknown = [k for k in keys if k not in _GROUPABLE]
+        if unknown:
+            raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPABLE)}")
+        t = recommendations
+        cols = [_GROUPABLE[k].label(k) for k in keys]
+        counts = [func.count().label("shown")] + [
+            func.sum(case((t.c.status == s, 1), else_=0)).label(s) for s in RESPONSE_STATUSES
+        ]
+        query = select(*cols, *counts)
+        if source is not None:
+            query = query.where(t.c.source == source)
+        if since is not None:
+            query = query.where(t.c.as_of >= _day(since))
+        if keys:
+            query = query.group_by(*(_GROUPABLE[k] for k in keys)).order_by(*(_GROUPABLE[k] for k in keys))
+        with self._connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**{k: r[k] for k in keys}, **{c: int(r[c] or 0) for c in ("shown", *RESPONSE_STATUSES)}} for r in rows]
+
+    def dismissal_reasons(self, source: str | None = None) -> dict[str, int]:
+        """Current dismissals by reason (None: no reason given), largest first."""
+        t = recommendations
+        query = select(t.c.status_reason, func.count()).where(t.c.status == "dismissed")
+        if source is not None:
+            query = query.where(t.c.source == source)
+        with self._connect() as conn:
+            rows = conn.execute(query.group_by(t.c.status_reason)).all()
+        return dict(sorted(((r or "none", int(n)) for r, n in rows), key=lambda kv: (-kv[1], kv[0])))
+
+    def upsert_deal_outcomes(self, source: str, rows: Iterable[dict[str, Any]]) -> int:
+        """Remember each deal's current stage and outcome (from the CRM pull) for the dashboard."""
+        now = _now()
+        values = {
+            (source, str(r["deal_id"])): {
+                "source": source, "deal_id": str(r["deal_id"]), "stage": str(r["stage"]),
+                "is_closed": bool(r.get("is_closed") or False), "is_won": bool(r.get("is_won") or False),
+                "updated_at": now,
+            }
+            for r in rows
+        }
+        if not values:
+            return 0
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(deal_outcomes)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[deal_outcomes.c.source, deal_outcomes.c.deal_id],
+            set_={c: stmt.excluded[c] for c in ("stage", "is_closed", "is_won", "updated_at")},
+        )
+        rows_list = list(values.values())
+        with self._begin() as conn:
+            for start in range(0, len(rows_list), BATCH_SIZE):
+                conn.execute(stmt, rows_list[start:start + BATCH_SIZE])
+        return len(rows_list)
+
+    def outcomes_by_response(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Win rate of deals by what the rep did with their recommendations.
+
+        Each deal with a known outcome falls in one group: `accepted` (any of its deal
+        recommendations accepted), else `dismissed`, else `shown` (recommended, no
+        accept/dismiss), else `not shown`. Returned with counts so a small group is visible.
+        """
+        t, o = recommendations, deal_outcomes
+        per_deal = (
+            select(
+                t.c.source, t.c.deal_id,
+                func.max(case((t.c.status == "accepted", 1), else_=0)).label("accepted"),
+                func.max(case((t.c.status == "dismissed", 1), else_=0)).label("dismissed"),
+            )
+            .where(t.c.deal_id.is_not(None))
+            .group_by(t.c.source, t.c.deal_id)
+            .subquery()
+        )
+        group = case(
+            (per_deal.c.accepted == 1, "accepted"),
+            (per_deal.c.dismissed == 1, "dismissed"),
+            (per_deal.c.deal_id.is_not(None), "shown"),
+            else_="not shown",
+        ).label("response")
+        query = (
+            select(
+                group, func.count().label("deals"),
+                func.sum(case((o.c.is_closed, 1), else_=0)).label("closed"),
+                func.sum(case((and_(o.c.is_closed, o.c.is_won), 1), else_=0)).label("won"),
+            )
+            .select_from(o.outerjoin(per_deal, and_(per_deal.c.source == o.c.source, per_deal.c.deal_id == o.c.deal_id)))
+            .group_by(group)
+        )
+        if source is not None:
+            query = query.where(o.c.source == source)
+        with self._connect() as conn:
+            found = {r.response: r for r in conn.execute(query).all()}
+        out = []
+        for name in ("accepted", "dismissed", "shown", "not shown"):
+            r = found.get(name)
+            deals, closed, won = (int(r.deals), int(r.closed or 0), int(r.won or 0)) if r else (0, 0, 0)
+            out.append({"response": name, "deals": deals, "closed": closed, "won": won,
+                        "win_rate": won / closed if closed else None})
+        return out
+
+
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _create_all(engine: Engine) -> None:
+    metadata.create_all(engine)
+    insights_metadata.create_all(engine)
+
 
 
 def _make_engine(url: str) -> Engine:

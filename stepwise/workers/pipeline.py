@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from stepwise.engine.catalog import Catalog
+from stepwise.engine.models.apply import EngineModels
 from stepwise.engine.records import CanonicalData, as_utc
-from stepwise.engine.run import EngineResult
+from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
+from stepwise.integration.model_store import ModelStore
 from stepwise.integration.store import Store
 from stepwise.logs import run_scope
 from stepwise.workers.narrate import Narrator, recent_notes
@@ -41,10 +43,13 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
     as_of = as_utc(as_of)
     data = connector.pull()
     history = store.feedback_history(connector.source) if store is not None else None
-    run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), "priors-1") if store is not None else None
+    models = _learned_models(store, connector.source, as_of.strftime("%Y-%m-%d"))
+    version = models.version if models is not None else PRIOR_MODEL_VERSION
+    run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), version) if store is not None else None
     with run_scope(run_id=run_id, source=connector.source):
         try:
-            result, quarantined = recommend_or_quarantine(data, as_of, catalog, source=connector.source, history=history)
+            result, quarantined = recommend_or_quarantine(data, as_of, catalog, source=connector.source, history=history,
+                                                          models=models)
             for note in result.notes:
                 log.info(note)
             if narrator is not None:
@@ -52,6 +57,9 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
             pushed = connector.push(result.recommendations) if write_back else PushResult()
             if store is not None:
                 store.upsert_deal_links(connector.source, _deal_accounts(data))
+                # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
+                store.upsert_deal_outcomes(connector.source, data.table("deals")[["deal_id", "stage", "is_closed", "is_won"]]
+                                           .to_dict("records"))
                 store.upsert_recommendations(run_id, result.recommendations)
                 store.expire_stale(connector.source, as_of.strftime("%Y-%m-%d"), {r.id for r in result.recommendations})
                 store.finish_run(run_id, _counts(data, result, pushed, quarantined))
@@ -60,6 +68,16 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                 store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
             raise
     return PipelineResult(run_id, result, data, pushed)
+
+
+def _learned_models(store: Store | None, source: str, day: str) -> EngineModels | None:
+    """The newest models trained on or before the day (`stepwise train`); the catalog's priors until then."""
+    if store is None:
+        return None
+    bundle = ModelStore(store.engine.url.render_as_string(hide_password=False)).latest(source, day)
+    if bundle is None:
+        return None
+    return EngineModels(version=bundle.version, effectiveness=bundle.effectiveness)
 
 
 def narrator_from(settings) -> Narrator | None:

@@ -46,4 +46,4 @@ def retrain(source: str, as_of: str | None = None) -> dict:
     """Monthly retraining of the learning models on what closed before the day."""
     from stepwise.workers import learning
 
-    return learning.retrain(source, as_of or date.today().isoformat())
+    return {"model_version": learning.retrain(source, as_of or date.today().isoformat())}

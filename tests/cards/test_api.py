@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from cards_fixtures import ACCOUNT_REC, AUTH, DAY, DEAL_REC, SOURCE, TOKEN, feedback
 from flask.testing import FlaskClient
 
 from stepwise.cards.app import create_app
-from stepwise.engine.recommendation import Factors, Recommendation, recommendation_id
 from stepwise.integration.store import Store
-
-TOKEN = "t0ken-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SOURCE = "hubspot"
-DAY = "2024-05-10"
-
-
-def make_rec(record_id: str, action_id: str, *, record_type: str = "deal", account_id: str = "A1", score: float = 70.0) -> Recommendation:
-    return Recommendation(
-        id=recommendation_id(SOURCE, record_id, action_id, DAY), source=SOURCE, record_type=record_type,
-        record_id=record_id, deal_id=record_id if record_type == "deal" else None, account_id=account_id,
-        lead_id=None, action_id=action_id, category="engagement", title=f"{action_id} on {record_id}", score=score,
-        factors=Factors(0.5, 0.5, 0.5, 0.5), urgency="MEDIUM", expected_impact="keeps the deal moving",
-        why=("no reply for 12 days",), how=("Call the champion",), offer={}, constraints=(), best_before="2024-05-17",
-        success_rate=None, alternatives=(), removed=(), model_version="test-1", as_of=DAY,
-    )
-
-
-DEAL_REC = make_rec("D1", "call_champion")
-ACCOUNT_REC = make_rec("A1", "replenish", record_type="account", score=85.0)
-
-
-@pytest.fixture
-def store(tmp_path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'cards.db'}")
-    run_id = s.start_run(SOURCE, DAY, "test-1")
-    s.upsert_recommendations(run_id, [DEAL_REC, ACCOUNT_REC])
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(store: Store) -> FlaskClient:
-    return create_app(store=store, api_tokens=["other-token", TOKEN]).test_client()
-
-
-def _feedback(client: FlaskClient, body: object, rec_id: str = DEAL_REC.id, **headers: str):
-    return client.post(f"/api/v1/recommendations/{rec_id}/feedback", json=body, headers={**AUTH, **headers})
 
 
 def test_health_and_index(client: FlaskClient) -> None:
@@ -108,7 +68,7 @@ def test_tokens_are_kept_only_as_digests(store: Store) -> None:
 
 
 def test_feedback_changes_status(client: FlaskClient, store: Store) -> None:
-    resp = _feedback(client, {"action": "dismissed", "reason": "already_contacted", "note": "called Monday", "user": "rep1"})
+    resp = feedback(client, {"action": "dismissed", "reason": "already_contacted", "note": "called Monday", "user": "rep1"})
     assert resp.status_code == 201
     event = resp.get_json()
     assert event["action"] == "dismissed" and event["reason"] == "already_contacted" and event["replayed"] is False
@@ -120,20 +80,20 @@ def test_feedback_changes_status(client: FlaskClient, store: Store) -> None:
 
 
 def test_snooze_with_a_date(client: FlaskClient) -> None:
-    resp = _feedback(client, {"action": "snoozed", "snooze_until": "2024-06-01", "user": "rep1"})
+    resp = feedback(client, {"action": "snoozed", "snooze_until": "2024-06-01", "user": "rep1"})
     assert resp.status_code == 201 and resp.get_json()["snooze_until"].startswith("2024-06-01T00:00:00")
 
 
 def test_idempotent_replay(client: FlaskClient, store: Store) -> None:
     body = {"action": "accepted", "user": "rep1"}
-    first = _feedback(client, body, **{"Idempotency-Key": "abc-123"})
-    again = _feedback(client, body, **{"Idempotency-Key": "abc-123"})
+    first = feedback(client, body, **{"Idempotency-Key": "abc-123"})
+    again = feedback(client, body, **{"Idempotency-Key": "abc-123"})
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json()["id"] == first.get_json()["id"] and again.get_json()["replayed"] is True
     assert store.counts()["feedback_events"] == 1
-    other = _feedback(client, body, rec_id=ACCOUNT_REC.id, **{"Idempotency-Key": "abc-123"})
+    other = feedback(client, body, rec_id=ACCOUNT_REC.id, **{"Idempotency-Key": "abc-123"})
     assert other.status_code == 409 and other.is_json
-    too_long = _feedback(client, body, **{"Idempotency-Key": "k" * 201})
+    too_long = feedback(client, body, **{"Idempotency-Key": "k" * 201})
     assert too_long.status_code == 400
 
 
@@ -144,12 +104,12 @@ def test_idempotent_replay(client: FlaskClient, store: Store) -> None:
     ({"action": "accepted", "user": ""}, "user: String should have at least 1 character"),
     ({"action": "accepted", "user": 42}, "user: Input should be a valid string"),
     ({"action": "snoozed", "user": "rep1"}, "snooze_until is required when action is snoozed"),
-    ({"action": "snoozed", "user": "rep1", "snooze_until": "soon"}, "snooze_until: Input should be a valid datetime"),
+    ({"action": "snoozed", "user": "rep1", "snooze_until": "soon"}, "snooze_until: must be an ISO date (YYYY-MM-DD) or date-time"),
     ({"action": "accepted", "user": "rep1", "extra": 1}, "extra: Extra inputs are not permitted"),
     (["accepted"], "request body must be a JSON object"),
 ])
 def test_bad_feedback_is_400(client: FlaskClient, store: Store, body: object, message: str) -> None:
-    resp = _feedback(client, body)
+    resp = feedback(client, body)
     assert resp.status_code == 400
     assert message in resp.get_json()["error"] and "\n" not in resp.get_json()["error"]
     assert store.counts()["feedback_events"] == 0
@@ -162,13 +122,13 @@ def test_malformed_json_is_400(client: FlaskClient) -> None:
 
 
 def test_unknown_recommendation_is_404(client: FlaskClient) -> None:
-    resp = _feedback(client, {"action": "accepted", "user": "rep1"}, rec_id="rec_missing")
+    resp = feedback(client, {"action": "accepted", "user": "rep1"}, rec_id="rec_missing")
     assert resp.status_code == 404 and "rec_missing" in resp.get_json()["error"]
     assert client.get("/api/v1/recommendations/rec_missing", headers=AUTH).status_code == 404
 
 
 def test_oversized_body_is_413(client: FlaskClient) -> None:
-    resp = _feedback(client, {"action": "accepted", "user": "rep1", "note": "x" * (1024 * 1024 + 1)})
+    resp = feedback(client, {"action": "accepted", "user": "rep1", "note": "x" * (1024 * 1024 + 1)})
     assert resp.status_code == 413 and resp.get_json()["error"].startswith("request body larger than")
 
 

@@ -238,3 +238,87 @@ def test_concurrent_replays_write_one_event(store: Store) -> None:
         events = list(pool.map(lambda _: store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="race"), range(8)))
     assert len({e["id"] for e in events}) == 1 and sum(not e["replayed"] for e in events) == 1
     assert store.counts()["feedback_events"] == 1
+
+
+# -- undo and dashboard aggregates (card service, issue 5) ---------------------------------
+
+
+def test_undo_restores_the_status_before_the_dismissal(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    store.record_feedback(rec.id, "snoozed", user="rep1", snooze_until="2024-06-01")
+    store.record_feedback(rec.id, "dismissed", user="rep1", reason="wrong_timing")
+    undone = store.undo_feedback(rec.id, user="rep1")
+    assert undone["action"] == "undone" and undone["restored_status"] == "snoozed"
+    got = store.get_recommendation(rec.id)
+    assert got is not None and got.status == "snoozed"
+    assert [e["action"] for e in store.feedback_for(rec.id)] == ["snoozed", "dismissed", "undone"]
+    # dismiss → undo again lands on the same state; a second undo has nothing to undo
+    store.record_feedback(rec.id, "dismissed", user="rep1")
+    assert store.undo_feedback(rec.id, user="rep1")["restored_status"] == "snoozed"
+    with pytest.raises(Conflict, match="not a dismissal"):
+        store.undo_feedback(rec.id, user="rep1")
+
+
+def test_undo_without_earlier_response_restores_new(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    store.record_feedback(rec.id, "dismissed", user="rep1", reason="not_relevant")
+    assert store.undo_feedback(rec.id, user="rep1")["restored_status"] == "new"
+    assert [r.id for r in store.recommendations_for(SOURCE, "deal", "D1")] == [rec.id]
+    assert store.dismissal_reasons() == {}
+
+
+def test_undo_window_and_errors(store: Store) -> None:
+    rec = make_rec()
+    _seed(store, [rec])
+    with pytest.raises(NotFound):
+        store.undo_feedback("rec_missing", user="rep1")
+    with pytest.raises(Conflict):
+        store.undo_feedback(rec.id, user="rep1")  # no response yet
+    store.record_feedback(rec.id, "dismissed", user="rep1")
+    with pytest.raises(Conflict, match="older than 5 minutes"):
+        store.undo_feedback(rec.id, user="rep1", now=datetime.now(UTC) + timedelta(minutes=6))
+    with pytest.raises(ValueError):
+        store.undo_feedback(rec.id, user=" ")
+    assert store.get_recommendation(rec.id).status == "dismissed"  # type: ignore[union-attr]
+
+
+def test_response_counts_and_reasons(store: Store) -> None:
+    recs = [make_rec("D1", "a"), make_rec("D2", "a"), make_rec("D3", "b"), make_rec("D4", "b", day="2024-05-11")]
+    _seed(store, recs)
+    store.record_feedback(recs[0].id, "accepted", user="rep1")
+    store.record_feedback(recs[1].id, "dismissed", user="rep1", reason="wrong_timing")
+    store.record_feedback(recs[2].id, "dismissed", user="rep2")
+    by_action = {r["action_id"]: r for r in store.response_counts(["action_id"])}
+    assert by_action["a"] == {"action_id": "a", "shown": 2, "new": 0, "accepted": 1, "dismissed": 1,
+                              "snoozed": 0, "expired": 0}
+    assert by_action["b"]["shown"] == 2 and by_action["b"]["dismissed"] == 1 and by_action["b"]["new"] == 1
+    by_day = store.response_counts(["as_of", "category"])
+    assert [(r["as_of"], r["category"], r["shown"]) for r in by_day] == [(DAY, "content", 3), ("2024-05-11", "content", 1)]
+    assert store.response_counts(["owner_id"])[0]["owner_id"] is None  # make_rec sets no owner
+    assert store.response_counts([], since="2024-05-11")[0]["shown"] == 1
+    assert store.response_counts(["action_id"], source="elsewhere") == []
+    assert store.dismissal_reasons() == {"none": 1, "wrong_timing": 1}
+    with pytest.raises(ValueError, match="cannot group by"):
+        store.response_counts(["payload"])
+
+
+def test_outcomes_by_response(store: Store) -> None:
+    recs = [make_rec("D1", "a"), make_rec("D2", "a"), make_rec("D3", "a")]
+    _seed(store, recs)
+    store.record_feedback(recs[0].id, "accepted", user="rep1")
+    store.record_feedback(recs[1].id, "dismissed", user="rep1")
+    assert store.upsert_deal_outcomes(SOURCE, [
+        {"deal_id": "D1", "stage": "closed_won", "is_closed": True, "is_won": True},
+        {"deal_id": "D2", "stage": "closed_lost", "is_closed": True, "is_won": False},
+        {"deal_id": "D3", "stage": "proposal", "is_closed": False, "is_won": False},
+        {"deal_id": "D9", "stage": "closed_won", "is_closed": True, "is_won": True},
+    ]) == 4
+    store.upsert_deal_outcomes(SOURCE, [{"deal_id": "D3", "stage": "closed_won", "is_closed": True, "is_won": True}])
+    got = {o["response"]: o for o in store.outcomes_by_response()}
+    assert got["accepted"] == {"response": "accepted", "deals": 1, "closed": 1, "won": 1, "win_rate": 1.0}
+    assert got["dismissed"]["win_rate"] == 0.0 and got["shown"]["won"] == 1 and got["not shown"]["deals"] == 1
+    assert store.outcomes_by_response(source="elsewhere")[0] == {
+        "response": "accepted", "deals": 0, "closed": 0, "won": 0, "win_rate": None}
+    assert "deal_outcomes" not in store.counts()  # the core tables' counts keep their shape

@@ -1,0 +1,130 @@
+"""Small server-rendered SVG charts for the dashboard (no JavaScript, no charting library).
+
+Every text that reaches the SVG is escaped; every chart has a <title> for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563")
+INK, MUTED, GRID = "#111827", "#6b7280", "#e5e7eb"
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-label="{escape(title)}" font-family="system-ui, sans-serif" font-size="12">'
+        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+    )
+
+
+def _text(x: float, y: float, text: object, *, anchor: str = "start", fill: str = INK, size: int = 12,
+          weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}" font-size="{size}" '
+            f'font-weight="{weight}">{escape(str(text))}</text>')
+
+
+def line_chart(
+    title: str, x_labels: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
+    *, width: int = 620, height: int = 260, percent: bool = True,
+) -> Markup:
+    """Lines over shared x labels (e.g. days); None is a gap. The first series is drawn bold."""
+    left, right, top, bottom = 44, 150, 14, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _, ys in series for v in ys if v is not None]
+    y_max = 1.0 if percent else max(values or [1.0]) * 1.1 or 1.0
+    body: list[str] = []
+    for i in range(5):
+        frac = i / 4
+        y = top + plot_h * (1 - frac)
+        label = f"{frac * y_max:.0%}" if percent else f"{frac * y_max:.0f}"
+        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        body.append(_text(left - 6, y + 4, label, anchor="end", fill=MUTED, size=11))
+    n = len(x_labels)
+
+    def x_at(i: int) -> float:
+        return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
+
+    step = max(1, n // 6)
+    for i, label in enumerate(x_labels):
+        if i % step == 0 or i == n - 1:
+            body.append(_text(x_at(i), height - bottom + 16, label, anchor="middle", fill=MUTED, size=11))
+    for k, (name, ys) in enumerate(series):
+        color = PALETTE[k % len(PALETTE)]
+        stroke = 3 if k == 0 else 1.6
+        segments: list[list[tuple[float, float]]] = [[]]
+        for i, v in enumerate(ys):
+            if v is None:
+                segments.append([])
+                continue
+            segments[-1].append((x_at(i), top + plot_h * (1 - min(v, y_max) / y_max)))
+        for seg in segments:
+            if len(seg) > 1:
+                pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in seg)
+                body.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="{stroke}" '
+                            'stroke-linejoin="round"/>')
+            for x, y in seg:
+                body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{2.6 if k == 0 else 2}" fill="{color}"/>')
+        ly = top + 6 + k * 17
+        body.append(f'<rect x="{left + plot_w + 14}" y="{ly - 8}" width="10" height="10" rx="2" fill="{color}"/>')
+        body.append(_text(left + plot_w + 30, ly + 1, name, size=11, weight="bold" if k == 0 else "normal"))
+    return _svg(width, height, title, body)
+
+
+def hbar_chart(
+    title: str, rows: Sequence[tuple[str, float, str]], *, max_value: float | None = None,
+    width: int = 620, bar_color: str = PALETTE[0], label_width: int = 200,
+) -> Markup:
+    """Horizontal bars: (label, value, caption shown after the bar, e.g. "41% · 52/127")."""
+    row_h, top = 24, 6
+    height = top * 2 + row_h * max(len(rows), 1)
+    biggest = max_value if max_value is not None else max((v for _, v, _ in rows), default=1.0) or 1.0
+    plot_w = width - label_width - 150
+    body: list[str] = []
+    if not rows:
+        body.append(_text(width / 2, height / 2 + 4, "no data yet", anchor="middle", fill=MUTED))
+    for i, (label, value, caption) in enumerate(rows):
+        y = top + i * row_h
+        w = max(plot_w * (value / biggest), 1.5 if value else 0)
+        short = label if len(label) <= 27 else label[:26] + "…"  # ~7 px a character at 12 px
+        body.append(_text(label_width - 8, y + 15, short, anchor="end", size=12))
+        body.append(f'<rect x="{label_width}" y="{y + 4}" width="{plot_w}" height="{row_h - 8}" rx="3" fill="{GRID}"/>')
+        body.append(f'<rect x="{label_width}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
+                    f'fill="{bar_color}"/>')
+        body.append(_text(label_width + plot_w + 8, y + 15, caption, fill=INK, size=11))
+    return _svg(width, height, title, body)
+
+
+def column_pairs(
+    title: str, x_labels: Sequence[str], first: tuple[str, Sequence[int]], second: tuple[str, Sequence[int]],
+    *, width: int = 620, height: int = 240,
+) -> Markup:
+    """Two overlaid columns per x (e.g. shown, and acted on in front of it)."""
+    left, right, top, bottom = 44, 130, 14, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    biggest = max([*first[1], 1])
+    n = max(len(x_labels), 1)
+    slot = plot_w / n
+    body: list[str] = []
+    for i in range(5):
+        y = top + plot_h * (1 - i / 4)
+        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        body.append(_text(left - 6, y + 4, f"{biggest * i / 4:.0f}", anchor="end", fill=MUTED, size=11))
+    step = max(1, n // 6)
+    for i, label in enumerate(x_labels):
+        x = left + slot * i + slot * 0.15
+        w = slot * 0.7
+        for (_, values), color in ((first, "#bfdbfe"), (second, PALETTE[0])):
+            h = plot_h * values[i] / biggest
+            body.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                        f'fill="{color}"/>')
+        if i % step == 0 or i == n - 1:
+            body.append(_text(x + w / 2, height - bottom + 16, label, anchor="middle", fill=MUTED, size=11))
+    for k, ((name, _), color) in enumerate(((first, "#bfdbfe"), (second, PALETTE[0]))):
+        ly = top + 6 + k * 17
+        body.append(f'<rect x="{left + plot_w + 14}" y="{ly - 8}" width="10" height="10" rx="2" fill="{color}"/>')
+        body.append(_text(left + plot_w + 30, ly + 1, name, size=11))
+    return _svg(width, height, title, body)

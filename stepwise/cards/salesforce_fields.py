@@ -1,0 +1,148 @@
+"""A Recommendation as the fields of Stepwise_Recommendation__c (what the Lightning component shows).
+
+`FIELDS` is the single list of what Python writes; a test compares it with the
+object's metadata in cards/salesforce/ so the two cannot drift apart.  Status,
+dismiss reason and snooze date are the rep's: Python only ever writes Status
+"Expired" (a new record gets "New" from the picklist default), so a re-run never
+undoes an Accept or a Dismiss made in Salesforce.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stepwise.engine.recommendation import Recommendation
+
+OBJECT = "Stepwise_Recommendation__c"
+EXTERNAL_ID = "Stepwise_Id__c"
+
+FieldType = Literal["Text", "LongTextArea", "Number", "Percent", "Date", "Picklist", "Lookup"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    type: FieldType
+    length: int | None = None           # Text / LongTextArea: characters Salesforce keeps
+    reference_to: str | None = None     # Lookup: the object it points at
+    values: tuple[str, ...] = ()        # Picklist
+
+
+STATUS_VALUES = ("New", "Accepted", "Dismissed", "Snoozed", "Expired")
+URGENCY_VALUES = ("HIGH", "MEDIUM", "LOW")
+DISMISS_REASONS = ("wrong_timing", "unsuitable_product", "already_contacted", "not_relevant", "other")
+STATUS_FROM_SALESFORCE = {"Accepted": "accepted", "Dismissed": "dismissed", "Snoozed": "snoozed"}
+
+#: every field Python writes (the external id included), with what it must be in the org
+FIELDS: dict[str, FieldSpec] = {
+    "Name": FieldSpec("Text", 80),
+    EXTERNAL_ID: FieldSpec("Text", 64),
+    "Opportunity__c": FieldSpec("Lookup", reference_to="Opportunity"),
+    "Account__c": FieldSpec("Lookup", reference_to="Account"),
+    "Lead__c": FieldSpec("Lookup", reference_to="Lead"),
+    "Record_Type__c": FieldSpec("Text", 16),
+    "Action_Id__c": FieldSpec("Text", 100),
+    "Category__c": FieldSpec("Text", 40),
+    "Title__c": FieldSpec("Text", 255),
+    "Score__c": FieldSpec("Number"),
+    "Urgency__c": FieldSpec("Picklist", values=URGENCY_VALUES),
+    "Expected_Impact__c": FieldSpec("Text", 255),
+    "Why__c": FieldSpec("LongTextArea", 32768),
+    "How__c": FieldSpec("LongTextArea", 32768),
+    "Offer__c": FieldSpec("LongTextArea", 32768),
+    "Constraints__c": FieldSpec("LongTextArea", 32768),
+    "Details__c": FieldSpec("LongTextArea", 131072),
+    "Best_Before__c": FieldSpec("Date"),
+    "Success_Rate__c": FieldSpec("Percent"),
+    "Rank__c": FieldSpec("Number"),
+    "Model_Version__c": FieldSpec("Text", 100),
+    "As_Of__c": FieldSpec("Date"),
+    "Status__c": FieldSpec("Picklist", values=STATUS_VALUES),
+}
+
+#: fields the rep (the component) writes and Python only reads back
+REP_FIELDS: dict[str, FieldSpec] = {
+    "Dismiss_Reason__c": FieldSpec("Picklist", values=DISMISS_REASONS),
+    "Snooze_Until__c": FieldSpec("Date"),
+}
+
+
+def to_fields(rec: Recommendation) -> dict[str, Any]:
+    """The record to upsert by Stepwise_Id__c.  Status is left out on purpose (see module doc)."""
+    values: dict[str, Any] = {
+        "Name": rec.title,
+        EXTERNAL_ID: rec.id,
+        # Lookups only when the id is a Salesforce id: a files-sourced run has no Opportunity to point at.
+        "Opportunity__c": _sf_id(rec.deal_id),
+        "Account__c": _sf_id(rec.account_id),
+        "Lead__c": _sf_id(rec.lead_id),
+        "Record_Type__c": rec.record_type,
+        "Action_Id__c": rec.action_id,
+        "Category__c": rec.category,
+        "Title__c": rec.title,
+        "Score__c": round(float(rec.score), 2),
+        "Urgency__c": rec.urgency,
+        "Expected_Impact__c": rec.expected_impact,
+        "Why__c": "\n".join(rec.why),
+        "How__c": "\n".join(rec.how),
+        "Offer__c": offer_text(rec.offer),
+        "Constraints__c": "\n".join(rec.constraints),
+        "Details__c": json.dumps(_details(rec), default=str, separators=(",", ":")),
+        "Best_Before__c": _date(rec.best_before),
+        "Success_Rate__c": None if rec.success_rate is None else round(float(rec.success_rate) * 100, 2),
+        "Rank__c": int(rec.rank),
+        "Model_Version__c": rec.model_version,
+        "As_Of__c": _date(rec.as_of),
+    }
+    return {name: _fit(name, value) for name, value in values.items()}
+
+
+def expired_fields(rec_id: str) -> dict[str, Any]:
+    """What marks a recommendation that is no longer current: kept for the record, hidden from reps."""
+    return {EXTERNAL_ID: rec_id, "Status__c": "Expired"}
+
+
+def offer_text(offer: dict[str, Any]) -> str:
+    """The offer in plain words, one line per part (the component shows it as is)."""
+    lines = []
+    products = offer.get("products") or []
+    if products:
+        lines.append("Products: " + ", ".join(str(p.get("name", p.get("product_id", p))) if isinstance(p, dict) else str(p)
+                                                for p in products))
+    if offer.get("bundle"):
+        lines.append(f"Bundle: {offer['bundle']}")
+    if offer.get("max_discount_pct") is not None:
+        lines.append(f"Max discount: {offer['max_discount_pct']:g}%")
+    asset = offer.get("asset")
+    if asset:
+        lines.append("Asset: " + (f"{asset.get('title', '')} {asset.get('url', '')}".strip() if isinstance(asset, dict) else str(asset)))
+    return "\n".join(lines)
+
+
+def _details(rec: Recommendation) -> dict[str, Any]:
+    """What the component shows behind "Show more" — the same shapes as the public JSON (to_dict),
+    built directly because a full asdict of every recommendation dominates a 100k-card push."""
+    return {
+        "factors": vars(rec.factors).copy(),
+        "offer": rec.offer,
+        "alternatives": [vars(a).copy() for a in rec.alternatives],
+        "removed": [r.to_dict() for r in rec.removed],
+        "script": rec.script,
+    }
+
+
+def _sf_id(value: str | None) -> str | None:
+    return value if value and len(value) in (15, 18) and value.isalnum() else None
+
+
+def _date(value: str | None) -> str | None:
+    return str(value)[:10] if value else None
+
+
+def _fit(name: str, value: Any) -> Any:
+    """Cut text to what the field holds: Salesforce refuses the whole record otherwise (STRING_TOO_LONG)."""
+    spec = FIELDS[name]
+    if isinstance(value, str) and spec.length and len(value) > spec.length:
+        return value[: spec.length - 1] + "…"
+    return value

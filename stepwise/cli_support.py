@@ -1,0 +1,43 @@
+"""What every `stepwise` command shares: user-fixable errors as one line and exit 2, the day argument.
+
+Kept apart from cli.py so feature command modules (learning, CRM connectors) can use it without
+importing the CLI itself (which registers them).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date
+
+import click
+
+from stepwise.engine.catalog import CatalogError
+from stepwise.engine.records import MissingColumnError, MissingTableError
+from stepwise.integration.base import ConnectorError
+from stepwise.settings import SettingsError
+
+USER_ERRORS = (ConnectorError, MissingColumnError, MissingTableError, CatalogError, SettingsError)
+
+
+def user_errors(func):
+    """Turn the errors a user can fix into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _as_of(value: str | None) -> str:
+    if value is None:
+        return date.today().isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None

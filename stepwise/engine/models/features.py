@@ -1,0 +1,159 @@
+"""Model features from a view "as known on day S" (see engine/history.py).
+
+Pure and vectorised.  Each function takes a view already cut at `day` and
+returns one row per entity, indexed by its id; the caller cuts, so the
+functions cannot read the future even by accident.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from stepwise.engine.records import OPEN_STAGES, CanonicalData
+
+_SENIORITY = [
+    (3, r"\bchief\b|\bc[eiotfm]o\b|founder|owner|president"),
+    (2, r"\bvp\b|vice president|\bhead\b|director"),
+    (1, r"manager|lead\b"),
+]
+
+DEAL_NUMERIC = ["log_amount", "age_days", "days_since_touch", "touches_14d", "touches_30d", "inbound_30d",
+                "touches_total", "touches_per_week", "quotes", "demos", "has_competitor",
+                "account_won_before", "account_lost_before", "account_orders_365d"]
+DEAL_CATEGORICAL = ["segment", "industry"]
+ACCOUNT_NUMERIC = ["orders_count", "days_since_last_order", "mean_interval", "median_interval", "interval_cv",
+                   "tenure_days", "orders_365d", "orders_90d", "due_ratio", "last_interval_ratio"]
+# Not the lead's age nor visits per day of life: decided leads are older than open ones, so age-scaled
+# features shift between training and prediction (measured: they made the out-of-time Brier worse).
+LEAD_NUMERIC = ["visits_total", "visits_30d", "pricing_visits", "demo_visits",
+                "log_company_size", "log_estimated_value", "seniority"]
+LEAD_CATEGORICAL = ["source", "industry"]
+
+
+def _days(later, earlier) -> pd.Series:
+    return (later - earlier) / pd.Timedelta(days=1)
+
+
+# ─────────────────────────────── deals ───────────────────────────────
+def open_deals(view: CanonicalData) -> pd.DataFrame:
+    """Deals open in the view: an open stage, or a stage unknown on the day (it changed later)."""
+    deals = view.table("deals")
+    open_ = ~deals["is_closed"].fillna(False).astype(bool) & (deals["stage"].isin(OPEN_STAGES) | deals["stage"].isna())
+    return deals[open_]
+
+
+def deal_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
+    deals = open_deals(view)
+    idx = pd.Index(deals["deal_id"], name="deal_id")
+    accounts = view.table("accounts").set_index("account_id")
+    out = pd.DataFrame({
+        "account_id": deals["account_id"].to_numpy(),
+        "stage": deals["stage"].fillna("unknown").to_numpy(),
+        "amount": deals["amount"].to_numpy(),
+        "log_amount": np.log1p(deals["amount"].fillna(0).to_numpy()),
+        "age_days": _days(day, deals["created_at"]).to_numpy(),
+        "has_competitor": deals["competitor"].notna().astype(float).to_numpy(),
+    }, index=idx)
+    out["segment"] = accounts["segment"].reindex(out["account_id"]).fillna("unknown").to_numpy()
+    out["industry"] = accounts["industry"].reindex(out["account_id"]).fillna("unknown").to_numpy()
+
+    acts = view.table("activities")
+    acts = acts[acts["deal_id"].isin(idx)]
+    age = _days(day, acts["occurred_at"])
+    by = acts["deal_id"]
+    out["days_since_touch"] = _days(day, acts.groupby("deal_id")["occurred_at"].max()).reindex(idx)
+    out["touches_14d"] = (age <= 14).groupby(by).sum().reindex(idx)
+    out["touches_30d"] = (age <= 30).groupby(by).sum().reindex(idx)
+    out["inbound_30d"] = ((age <= 30) & (acts["direction"] == "inbound")).groupby(by).sum().reindex(idx)
+    out["touches_total"] = acts.groupby("deal_id").size().reindex(idx)
+    out["quotes"] = (acts["type"] == "quote_sent").groupby(by).sum().reindex(idx)
+    out["demos"] = (acts["type"] == "demo").groupby(by).sum().reindex(idx)
+    counts = ["touches_14d", "touches_30d", "inbound_30d", "touches_total", "quotes", "demos"]
+    out[counts] = out[counts].fillna(0).astype(float)
+    out["touches_per_week"] = out["touches_total"] / np.maximum(out["age_days"], 7) * 7
+    out["days_since_touch"] = out["days_since_touch"].fillna(out["age_days"])
+
+    # The account's track record as known on the day (the view already hides later outcomes).
+    all_deals = view.table("deals")
+    closed = all_deals[all_deals["is_closed"].fillna(False).astype(bool)]
+    won = closed[closed["is_won"].astype(bool)].groupby("account_id").size()
+    lost = closed[~closed["is_won"].astype(bool)].groupby("account_id").size()
+    out["account_won_before"] = won.reindex(out["account_id"]).fillna(0).to_numpy()
+    out["account_lost_before"] = lost.reindex(out["account_id"]).fillna(0).to_numpy()
+    orders = view.table("orders")
+    recent = orders[_days(day, orders["ordered_at"]) <= 365].groupby("account_id").size()
+    out["account_orders_365d"] = recent.reindex(out["account_id"]).fillna(0).to_numpy()
+    return out
+
+
+# ─────────────────────────────── accounts (reorder) ───────────────────────────────
+def account_order_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
+    """Recency, frequency, tenure and interval spread per account with at least one order."""
+    orders = view.table("orders")[["account_id", "ordered_at"]].sort_values(["account_id", "ordered_at"])
+    if orders.empty:
+        return pd.DataFrame(columns=["last_order_at", *ACCOUNT_NUMERIC], index=pd.Index([], name="account_id"))
+    g = orders.groupby("account_id")["ordered_at"]
+    gaps = _days(orders["ordered_at"], g.shift())
+    gi = gaps.groupby(orders["account_id"])
+    age = _days(day, orders["ordered_at"])
+    last, first = g.max(), g.min()
+    out = pd.DataFrame({
+        "last_order_at": last,
+        "orders_count": g.size().astype(float),
+        "days_since_last_order": _days(day, last),
+        "mean_interval": gi.mean(),
+        "median_interval": gi.median(),
+        "interval_cv": gi.std() / gi.mean().replace(0, np.nan),
+        "tenure_days": _days(day, first),
+        "orders_365d": (age <= 365).groupby(orders["account_id"]).sum().astype(float),
+        "orders_90d": (age <= 90).groupby(orders["account_id"]).sum().astype(float),
+        "last_interval": gi.last(),
+    })
+    out.index.name = "account_id"
+    out["due_ratio"] = out["days_since_last_order"] / out["mean_interval"].replace(0, np.nan)
+    out["last_interval_ratio"] = out["last_interval"] / out["mean_interval"].replace(0, np.nan)
+    return out.drop(columns=["last_interval"])
+
+
+def orders_within(data: CanonicalData, day: pd.Timestamp, horizon_days: int) -> pd.Series:
+    """Accounts that ordered in (day, day + horizon]: the label, read from the *full* data."""
+    orders = data.table("orders")
+    after = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + pd.Timedelta(days=horizon_days))]
+    return pd.Series(True, index=pd.Index(after["account_id"].unique(), name="account_id"))
+
+
+# ─────────────────────────────── leads ───────────────────────────────
+def lead_features(view: CanonicalData, day: pd.Timestamp, leads: pd.DataFrame | None = None) -> pd.DataFrame:
+    leads = view.table("leads") if leads is None else leads
+    idx = pd.Index(leads["lead_id"], name="lead_id")
+    title = leads["title"].fillna("").str.lower()
+    seniority = pd.Series(0.0, index=leads.index)
+    for level, pattern in reversed(_SENIORITY):
+        seniority = seniority.mask(title.str.contains(pattern, regex=True), float(level))
+    out = pd.DataFrame({
+        "status": leads["status"].fillna("new").to_numpy(),
+        "source": leads["source"].fillna("unknown").to_numpy(),
+        "industry": leads["industry"].fillna("unknown").to_numpy(),
+        "days_since_created": _days(day, leads["created_at"]).clip(lower=0).to_numpy(),
+        "log_company_size": np.log1p(leads["company_size"].fillna(0).to_numpy()),
+        "log_estimated_value": np.log1p(leads["estimated_value"].fillna(0).to_numpy()),
+        "seniority": seniority.to_numpy(),
+    }, index=idx)
+    acts = view.table("activities")
+    acts = acts[acts["lead_id"].isin(idx) & ~(acts["occurred_at"] > day)]
+    visits = acts[acts["type"] == "web_visit"]
+    where = (visits["subject"].fillna("") + " " + visits["body"].fillna("")).str.lower()
+    by = visits["lead_id"]
+    out["visits_total"] = visits.groupby("lead_id").size().reindex(idx)
+    out["visits_30d"] = (_days(day, visits["occurred_at"]) <= 30).groupby(by).sum().reindex(idx)
+    out["pricing_visits"] = where.str.contains("pricing|/price").groupby(by).sum().reindex(idx)
+    out["demo_visits"] = where.str.contains("demo").groupby(by).sum().reindex(idx)
+    counts = ["visits_total", "visits_30d", "pricing_visits", "demo_visits"]
+    out[counts] = out[counts].fillna(0).astype(float)
+    out["visits_per_30d"] = out["visits_total"] / np.maximum(out["days_since_created"], 7) * 30
+    return out
+
+
+def open_leads(leads: pd.DataFrame) -> pd.DataFrame:
+    return leads[~leads["status"].isin(["converted", "disqualified"])]

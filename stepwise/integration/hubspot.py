@@ -1,0 +1,250 @@
+"""The HubSpot connector: deals and their context in, the top recommendation per deal out.
+
+A sync asks HubSpot only for what changed since the last one (deals by search,
+their companies, contacts and engagements by association + batch read), keeps
+the canonical rows in its own tables, and hands the engine the whole portal.
+Every call goes through `HubSpotClient` (limiter, retries, counting).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stepwise.engine.recommendation import Recommendation
+from stepwise.engine.records import TABLES, CanonicalData, coerce_table
+from stepwise.integration.base import Connector, ConnectorError, PushResult, register
+from stepwise.integration.hubspot_client import HubSpotClient, Limits, StaticToken, TokenProvider
+from stepwise.integration.hubspot_mapping import ENGAGEMENT_TYPES, Mapping, load_mapping, primary_company
+from stepwise.integration.hubspot_pull import associations, batch_read, list_archived, pipelines, search_changed, to_ms
+from stepwise.integration.hubspot_push import WRITE_PROPERTIES, create_task, write_back, write_hash
+from stepwise.integration.hubspot_state import HubSpotState
+from stepwise.integration.store import Store
+
+log = logging.getLogger(__name__)
+
+CANONICAL = ("accounts", "contacts", "deals", "activities")
+
+
+class HubSpotOptions(BaseSettings):
+    """HubSpot knobs beyond the credentials in stepwise.settings (same 12-factor environment)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    mapping: Path | None = Field(None, validation_alias="HUBSPOT_MAPPING")
+    rate_limit: str = Field("100/10", validation_alias="HUBSPOT_RATE_LIMIT")
+    search_rate_limit: str = Field("5/1", validation_alias="HUBSPOT_SEARCH_RATE_LIMIT")
+    overlap_seconds: int = Field(120, validation_alias="HUBSPOT_SYNC_OVERLAP_SECONDS")
+    timeout_seconds: float = Field(30.0, validation_alias="HUBSPOT_TIMEOUT_SECONDS")
+    create_tasks: bool = Field(True, validation_alias="HUBSPOT_CREATE_TASKS")
+    portal_id: str | None = Field(None, validation_alias="HUBSPOT_PORTAL_ID")
+
+
+def portal_of(client: HubSpotClient) -> str:
+    """The portal (hub) id the token belongs to: GET /account-info/v3/details."""
+    data = client.call("crm.pipelines.pipelines_api.api_client", "call_api", "/account-info/v3/details", "GET",
+                       header_params={"Accept": "application/json"}, auth_settings=["oauth2"],
+                       _return_http_data_only=True, label="account_info")
+    return str(data["portalId"])
+
+
+class HubSpotConnector(Connector):
+    def __init__(self, client: HubSpotClient, store: Store, *, account: str = "private", source: str = "hubspot",
+                 mapping: Mapping | None = None, full: bool = False, overlap_seconds: int = 120,
+                 create_tasks: bool = True, clock=time.time):
+        self.client, self.store, self.source = client, store, source
+        self.mapping = mapping or load_mapping()
+        self.state = HubSpotState(store.engine, account)
+        self.full, self.overlap_ms, self.create_tasks, self.clock = full, overlap_seconds * 1000, create_tasks, clock
+        self.stats: Counter[str] = Counter()
+
+    @classmethod
+    def from_settings(cls, argument: str = "", *, full: bool = False) -> HubSpotConnector:
+        """`--source hubspot` (private app token) or `--source hubspot:PORTAL_ID` (an OAuth install)."""
+        from stepwise.settings import get_settings
+
+        settings, options = get_settings(), HubSpotOptions()
+        store = Store(settings.database_url)
+        portal = argument.strip()
+        tokens: TokenProvider
+        if portal:
+            if not (settings.hubspot_client_id and settings.hubspot_client_secret):
+                raise ConnectorError("hubspot:PORTAL needs HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET (public app)")
+            from stepwise.integration.hubspot_tokens import OAuthTokenProvider, TokenStore
+
+            tokens = OAuthTokenProvider(TokenStore(store.engine), portal, settings.hubspot_client_id,
+                                        settings.hubspot_client_secret, settings.hubspot_base_url)
+            account, source = portal, f"hubspot-{portal}"
+        elif settings.hubspot_access_token is not None:
+            tokens, account, source = StaticToken(settings.hubspot_access_token), "private", ""
+        else:
+            raise ConnectorError("HubSpot needs HUBSPOT_ACCESS_TOKEN (a private app) or, for a public app install, "
+                                 "--source hubspot:PORTAL_ID with HUBSPOT_CLIENT_ID/HUBSPOT_CLIENT_SECRET")
+        limits = Limits(Limits.parse(options.rate_limit), Limits.parse(options.search_rate_limit))
+        client = HubSpotClient(tokens, settings.hubspot_base_url, redis_url=settings.redis_url, account=account,
+                               limits=limits, timeout=(5.0, options.timeout_seconds))
+        if not source:
+            # The card service lets a portal's card read only source "hubspot-<portal id>", so a private
+            # app's data is stored under its portal id too (looked up once, then remembered).
+            portal = options.portal_id or store.get_cursor("hubspot", "portal_id") or portal_of(client)
+            store.set_cursor("hubspot", "portal_id", portal)
+            source = f"hubspot-{portal}"
+        return cls(client, store, account=account, source=source, mapping=load_mapping(options.mapping),
+                   full=full, overlap_seconds=options.overlap_seconds, create_tasks=options.create_tasks)
+
+    # -- pull --------------------------------------------------------------------------------
+
+    def pull(self, since: str | None = None) -> CanonicalData:
+        """Read what changed since the last sync (everything on the first or a --full one) → the whole portal."""
+        self.stats.clear()
+        started = int(self.clock() * 1000)
+        cursor = self.store.get_cursor(self.source, "deals")
+        full = self.full or cursor is None
+        stages = self.mapping.resolve_stages(pipelines(self.client))
+        entered = sorted({f"hs_date_entered_{key.split(':', 1)[1]}" for key in stages})
+        deal_props = self.mapping.deal_request_properties(WRITE_PROPERTIES) + entered
+        if full:
+            self.state.clear()
+        watermark = None if full else (to_ms(since) if since else int(cursor)) - self.overlap_ms
+
+        deals = list(search_changed(self.client, "deals", deal_props, watermark))
+        self.stats["searched"] = len(deals)
+        changed = self._changed(deals)
+        self._read_context(changed)
+        if not full:
+            self._forget_archived()
+            self._refresh("companies", "hs_lastmodifieddate")
+            self._refresh("contacts", "lastmodifieddate")
+
+        newest = max((to_ms((d.get("properties") or {}).get("hs_lastmodifieddate")) or 0 for d in deals), default=0)
+        self.store.set_cursor(self.source, "deals", str(max(newest, int(cursor or 0))))
+        for object_type in ("companies", "contacts"):
+            self.store.set_cursor(self.source, object_type, str(started))
+        log.info("HubSpot pull: %s", dict(self.stats))
+        return self._canonical()
+
+    def _changed(self, deals: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        """The deals whose data differs from what we hold; our own write-back's echo is not a change."""
+        known = self.state.fingerprints(str(d["id"]) for d in deals)
+        written = self.state.written_hashes()
+        out = []
+        for deal in deals:
+            props = deal.get("properties") or {}
+            fingerprint = self.mapping.deal_fingerprint(props, WRITE_PROPERTIES)
+            deal_id = str(deal["id"])
+            if known.get(deal_id) == fingerprint:
+                echo = write_hash({p: props.get(p) for p in WRITE_PROPERTIES}) == written.get(deal_id)
+                self.stats["skipped_own_write" if echo else "skipped_unchanged"] += 1
+                continue
+            out.append((deal, fingerprint))
+        self.stats["changed"] = len(out)
+        return out
+
+    def _read_context(self, changed: list[tuple[dict[str, Any], str]]) -> None:
+        if not changed:
+            return
+        ids = [str(d["id"]) for d, _ in changed]
+        kinds = [k for k in ENGAGEMENT_TYPES if k in self.mapping.engagements]
+        linked = {to: associations(self.client, "deals", to, ids) for to in ("companies", "contacts", *kinds)}
+        account_of = {deal_id: primary_company(linked["companies"].get(deal_id, [])) for deal_id in ids}
+
+        def targets(to: str) -> dict[str, str]:
+            # target id → the first changed deal it belongs to (an engagement on two deals is read once)
+            owner: dict[str, str] = {}
+            for deal_id in ids:
+                for assoc in linked[to].get(deal_id, []):
+                    owner.setdefault(str(assoc["toObjectId"]), deal_id)
+            return owner
+
+        company_ids = sorted({a for a in account_of.values() if a})
+        companies = batch_read(self.client, "companies", company_ids, self.mapping.company_request_properties())
+        contact_owner = targets("contacts")
+        contacts = batch_read(self.client, "contacts", sorted(contact_owner), self.mapping.contact_request_properties())
+
+        m = self.mapping
+        self.state.put("deals", [(str(d["id"]), m.deal_row(d, account_of[str(d["id"])]), None, fp) for d, fp in changed])
+        self.state.put("accounts", [(str(c["id"]), m.company_row(c), None, None) for c in companies])
+        self.state.put("contacts", [
+            (str(c["id"]), m.contact_row(c, account_of[contact_owner[str(c["id"])]]), contact_owner[str(c["id"])], None)
+            for c in contacts if account_of.get(contact_owner[str(c["id"])])
+        ])
+        self.state.drop_deal_context("activities", ids)
+        for kind in kinds:
+            owner = targets(kind)
+            records = batch_read(self.client, kind, sorted(owner), m.engagement_request_properties(kind))
+            self.state.put("activities", [
+                (f"{kind}:{r['id']}", m.activity_row(kind, r, owner[str(r["id"])], account_of[owner[str(r["id"])]]),
+                 owner[str(r["id"])], None) for r in records
+            ])
+            self.stats[kind] += len(records)
+        self.stats["companies"] += len(companies)
+        self.stats["contacts"] += len(contacts)
+
+    def _forget_archived(self) -> None:
+        held = self.state.row_ids("deals")
+        gone = [i for i in list_archived(self.client, "deals") if i in held]
+        if gone:
+            # Their recommendations expire with the next run: the engine no longer sees the deals.
+            self.state.remove("deals", gone)
+            self.state.drop_deal_context("activities", gone)
+            self.state.drop_deal_context("contacts", gone)
+            log.info("HubSpot: %d archived deals removed", len(gone))
+        self.stats["archived"] = len(gone)
+
+    def _refresh(self, object_type: str, modified: str) -> None:
+        """Companies and contacts edited on their own (not via a deal): the search returns their properties."""
+        cursor = self.store.get_cursor(self.source, object_type)
+        if cursor is None:
+            return
+        table = "accounts" if object_type == "companies" else "contacts"
+        props = (self.mapping.company_request_properties() if object_type == "companies"
+                 else self.mapping.contact_request_properties())
+        records = list(search_changed(self.client, object_type, props, int(cursor) - self.overlap_ms, modified=modified))
+        held = self.state.rows_by_id(table, (str(r["id"]) for r in records))
+        if table == "accounts":
+            self.state.put(table, [(i, self.mapping.company_row(r), None, None)
+                                   for r in records if (i := str(r["id"])) in held])
+        else:
+            self.state.put(table, [(i, self.mapping.contact_row(r, held[i]["account_id"]), None, None)
+                                   for r in records if (i := str(r["id"])) in held])
+        self.stats[f"refreshed_{object_type}"] = len(held)
+
+    def _canonical(self) -> CanonicalData:
+        data = CanonicalData()
+        for name in CANONICAL:
+            raw = pd.DataFrame(self.state.all_rows(name), columns=list(TABLES[name].names), dtype=object)
+            frame, issues = coerce_table(name, raw, where=f"hubspot {name}")
+            for issue in issues:
+                log.warning("hubspot %s: record %s skipped: %s", name, issue.row_id, issue.reason)
+            setattr(data, name, frame)
+            data.skipped.extend(issues)
+        accounts = set(data.accounts["account_id"])
+        for name in ("deals", "contacts"):
+            frame = getattr(data, name)
+            orphan = ~frame["account_id"].isin(accounts)
+            for row_id in frame.loc[orphan, TABLES[name].key]:
+                log.warning("hubspot %s: record %s skipped: its company was not readable", name, row_id)
+            setattr(data, name, frame[~orphan].reset_index(drop=True))
+        return data
+
+    # -- push --------------------------------------------------------------------------------
+
+    def push(self, recommendations: Iterable[Recommendation]) -> PushResult:
+        return write_back(self.client, self.state, recommendations, self.state.row_ids("deals"))
+
+    def apply_response(self, recommendation: Recommendation, action: str, owner_id: str | None = None) -> str | None:
+        """A rep accepted: create the HubSpot task (once per recommendation); returns its id."""
+        if action != "accepted" or not self.create_tasks or recommendation.record_type != "deal":
+            return None
+        return create_task(self.client, self.state, recommendation, owner_id)
+
+
+register("hubspot", HubSpotConnector.from_settings)

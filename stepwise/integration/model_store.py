@@ -1,0 +1,92 @@
+"""Versioned model artifacts: joblib bytes + metrics JSON + training window, in their own table.
+
+Same database URL as the Store (SQLite by default, PostgreSQL in production),
+its own table, so the learning side never touches the recommendations schema.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
+
+from stepwise.engine.models.training import ModelBundle
+
+metadata = MetaData()
+model_artifacts = Table(
+    "model_artifacts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("trained_as_of", String(10), nullable=False),  # the training window's last day (YYYY-MM-DD)
+    Column("train_from", String(10), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
+    UniqueConstraint("source", "version", name="uq_model_source_version"),
+)
+
+
+class ModelStore:
+    def __init__(self, url: str):
+        self.engine = create_engine(url, future=True)
+        metadata.create_all(self.engine)
+
+    def save(self, source: str, bundle: ModelBundle) -> str:
+        """Store the bundle; the same version trained again replaces the old one (idempotent retraining)."""
+        buffer = io.BytesIO()
+        joblib.dump(bundle, buffer, compress=3)
+        row = {"source": source, "version": bundle.version, "trained_as_of": bundle.trained_as_of,
+               "train_from": bundle.train_from, "created_at": datetime.now(UTC),
+               "metrics": json.dumps(bundle.metrics, default=_json_default), "artifact": buffer.getvalue()}
+        with self.engine.begin() as conn:
+            conn.execute(model_artifacts.delete().where((model_artifacts.c.source == source)
+                                                        & (model_artifacts.c.version == bundle.version)))
+            conn.execute(model_artifacts.insert().values(**row))
+        return bundle.version
+
+    def latest(self, source: str, as_of: str | None = None) -> ModelBundle | None:
+        """The newest bundle trained on or before `as_of` (never one that has seen later days)."""
+        query = select(model_artifacts.c.artifact).where(model_artifacts.c.source == source)
+        if as_of is not None:
+            query = query.where(model_artifacts.c.trained_as_of <= as_of)
+        query = query.order_by(model_artifacts.c.trained_as_of.desc(), model_artifacts.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            blob = conn.execute(query).scalar()
+        return joblib.load(io.BytesIO(blob)) if blob is not None else None
+
+    def history(self, source: str, limit: int = 12) -> list[dict[str, Any]]:
+        """Versions with their metrics and windows, newest first (what drift is measured against)."""
+        query = (select(model_artifacts.c.version, model_artifacts.c.trained_as_of, model_artifacts.c.train_from,
+                        model_artifacts.c.metrics)
+                 .where(model_artifacts.c.source == source)
+                 .order_by(model_artifacts.c.trained_as_of.desc(), model_artifacts.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**dict(r), "metrics": json.loads(r["metrics"])} for r in rows]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)

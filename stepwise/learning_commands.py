@@ -1,0 +1,85 @@
+"""`stepwise train`, `evaluate`, `predict` (add them to the CLI group with main.add_command).
+
+`predict` prints exactly the DESIGN.md contract on stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from stepwise.cli_support import _as_of, user_errors
+
+
+def _history(source_name: str, database_url: str, use_store: bool):
+    if not use_store:
+        return None
+    from stepwise.integration.store import Store
+
+    return Store(database_url).feedback_history(source_name)
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="Predict as of this day (YYYY-MM-DD); default today.")
+@click.option("--from-store", is_flag=True, help="Use the newest stored model trained on or before the day "
+              "(default: train now on what was known before the day).")
+@user_errors
+def predict(source: str, as_of: str | None, from_store: bool) -> None:
+    """Win, reorder and conversion probabilities as one JSON object (the public contract in DESIGN.md)."""
+    from stepwise.settings import get_settings
+    from stepwise.workers import learning
+
+    day = _as_of(as_of)
+    name, data = learning.pull(source)
+    bundle = None
+    if from_store:
+        from stepwise.integration.model_store import ModelStore
+
+        bundle = ModelStore(get_settings().database_url).latest(name, day)
+        if bundle is None:
+            raise click.UsageError(f"no stored model for {name} trained on or before {day}: run stepwise train")
+    json.dump(learning.predict(data, day, bundle), sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="Train on what was known on this day; default today.")
+@user_errors
+def train(source: str, as_of: str | None) -> None:
+    """Train every model on what was known on the day and store it as a new version."""
+    from stepwise.settings import get_settings
+    from stepwise.workers import learning
+
+    day = _as_of(as_of)
+    name, data = learning.pull(source)
+    bundle = learning.train_and_store(data, name, day, get_settings().database_url)
+    click.echo(json.dumps({"version": bundle.version, "train_from": bundle.train_from,
+                           "trained_as_of": bundle.trained_as_of, "metrics": bundle.metrics}, default=str))
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="The data's last day; the test window ends here.")
+@click.option("--out", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--test-days", default=120, show_default=True, type=click.IntRange(28, 730),
+              help="Days before --as-of where training stops and testing starts.")
+@click.option("--feedback/--no-feedback", default=False, help="Include the reps' feedback from the store.")
+@user_errors
+def evaluate(source: str, as_of: str | None, out_dir: Path, test_days: int, feedback: bool) -> None:
+    """Out-of-time evaluation against naive baselines: writes report.md and PNG plots."""
+    from stepwise.settings import get_settings
+    from stepwise.workers import learning
+
+    day = _as_of(as_of)
+    name, data = learning.pull(source)
+    history = _history(name, get_settings().database_url, feedback)
+    path = learning.evaluate(data, day, out_dir, history, test_days=test_days)
+    click.echo(str(path))
+
+
+COMMANDS = (train, evaluate, predict)

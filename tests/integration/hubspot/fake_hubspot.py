@@ -1,0 +1,407 @@
+"""A fake HubSpot at the HTTP layer: the v3/v4 payload shapes the real API sends.
+
+hubspot-api-client talks through urllib3, so `responses` cannot intercept it; this
+runs behind pytest-httpserver and the client is pointed at it with `host=`.
+Shapes follow HubSpot's reference (and the recorded stubs in fixtures/stubs/):
+search pages with `paging.next.after` and a 10,000-result cap answered with 400,
+batch read/update with 207 `errors[].context.ids`, v4 association batch read with
+per-record paging, 429 with `X-HubSpot-RateLimit-*` headers, 5xx, 401 for an
+expired OAuth token, the pipelines and properties APIs, and the OAuth token endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug import Request, Response
+
+STUBS = Path(__file__).parent / "fixtures" / "stubs"
+TOKEN = "pat-na1-test-token"
+ENGAGEMENTS = ("notes", "calls", "emails", "meetings", "tasks")
+PRIMARY_TYPE = {"companies": 5, "contacts": 3, "notes": 214, "calls": 206, "emails": 210, "meetings": 212, "tasks": 216}
+
+
+# HubSpot's own properties our default mapping reads (a real portal has hundreds more).
+STANDARD = {
+    "deals": ["deal_currency_code", "createdate", "hs_deal_stage_probability", "hs_next_step", "hs_date_entered_closedwon",
+              "notes_last_updated", "num_notes", "num_associated_contacts", "hs_num_of_associated_line_items"],
+    "companies": ["name", "domain", "industry", "country", "hubspot_owner_id", "annualrevenue"],
+    "contacts": ["firstname", "lastname", "jobtitle", "email", "hs_last_sales_activity_timestamp", "hs_buying_role"],
+}
+
+
+def _prop(name: str) -> dict[str, Any]:
+    return {"name": name, "label": name, "type": "string", "fieldType": "text", "groupName": "default", "options": []}
+
+
+def stub(name: str) -> Any:
+    return json.loads((STUBS / f"{name}.json").read_text())
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _ms(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@dataclass
+class Fault:
+    pattern: str
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    times: int
+
+
+@dataclass
+class FakeHubSpot:
+    search_cap: int = 10_000
+    association_page: int = 500
+    now_ms: int = 1_780_000_000_000
+    objects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    links: dict[tuple[str, str], dict[str, list[tuple[str, int]]]] = field(default_factory=dict)
+    archived: dict[str, list[str]] = field(default_factory=dict)
+    properties: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    reject_update: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=lambda: {TOKEN})
+    expired: set[str] = field(default_factory=set)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → portal
+    log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, method, path)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pipelines = stub("pipelines_deals")
+        base = stub("properties_deals")["results"]
+        self.properties = {"deals": list(base), "tasks": [],
+                           "companies": [_prop(n) for n in STANDARD["companies"]],
+                           "contacts": [_prop(n) for n in STANDARD["contacts"]]}
+        self.properties["deals"] += [_prop(n) for n in STANDARD["deals"]]
+        self.groups = {"deals": list(stub("property_groups_deals")["results"]), "tasks": []}
+
+    # -- building a portal ---------------------------------------------------------------------
+
+    def tick(self) -> int:
+        self.now_ms += 1000
+        return self.now_ms
+
+    def add(self, object_type: str, object_id: str, properties: dict[str, Any], modified_ms: int | None = None) -> None:
+        ms = modified_ms or self.tick()
+        props = {k: (None if v is None else str(v)) for k, v in properties.items()}
+        key = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        props.update({key: iso(ms), "hs_object_id": object_id, "createdate": props.get("createdate") or iso(ms - 86_400_000)})
+        self.objects.setdefault(object_type, {})[object_id] = {
+            "id": object_id, "properties": props, "createdAt": iso(ms - 86_400_000), "updatedAt": iso(ms),
+            "archived": False,
+        }
+
+    def link(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None = None) -> None:
+        self.links.setdefault((from_type, to_type), {}).setdefault(from_id, []).append(
+            (to_id, type_id or PRIMARY_TYPE[to_type]))
+
+    def touch(self, object_type: str, object_id: str, **changes: Any) -> None:
+        record = self.objects[object_type][object_id]
+        record["properties"].update({k: str(v) for k, v in changes.items()})
+        key = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        record["properties"][key] = record["updatedAt"] = iso(self.tick())
+
+    def archive(self, object_type: str, object_id: str) -> None:
+        self.objects[object_type].pop(object_id)
+        self.archived.setdefault(object_type, []).append(object_id)
+
+    def populate(self, n_deals: int, deals_per_company: int = 5, contacts_per_deal: int = 2,
+                 engagements_per_deal: int = 1, same_timestamp: int = 1, engagements_every: int = 1) -> None:
+        """A portal of n deals; `same_timestamp` deals share each modified time (bulk imports do that)."""
+        stages = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
+                  "contractsent", "closedwon", "closedlost"]
+        texts = ["Budget approval needed; they asked about ROI and pricing.", "Security review requested by IT.",
+                 "Competitor Acme came up on the call.", "Timeline: go-live before Q3.", "Demo went well."]
+        ms = self.now_ms
+        for i in range(n_deals):
+            deal = str(1000 + i)
+            company = str(50_000 + i // deals_per_company)
+            if i % deals_per_company == 0:
+                self.add("companies", company, {"name": f"Company {company}", "industry": "MANUFACTURING",
+                                                "country": "Germany", "annualrevenue": "2500000"}, ms)
+            if i % same_timestamp == 0:
+                ms += 1000
+            self.add("deals", deal, {
+                "dealname": f"Deal {deal}", "amount": str(10_000 + i), "pipeline": "default",
+                "dealstage": stages[i % len(stages)], "closedate": iso(ms + 30 * 86_400_000),
+                "hubspot_owner_id": str(700 + i % 7), "deal_currency_code": "EUR",
+                f"hs_date_entered_{stages[i % len(stages)]}": iso(ms - 5 * 86_400_000),
+            }, ms)
+            self.link("deals", deal, "companies", company)
+            for c in range(contacts_per_deal):
+                contact = str(200_000 + i * contacts_per_deal + c)
+                self.add("contacts", contact, {"firstname": "Ada", "lastname": f"Buyer{contact}",
+                                               "jobtitle": "CFO" if c == 0 else "IT lead", "email": f"{contact}@x.test",
+                                               "hs_buying_role": "DECISION_MAKER" if c == 0 else "CHAMPION"}, ms)
+                self.link("deals", deal, "contacts", contact)
+            for kind in ENGAGEMENTS if i % engagements_every == 0 else ():
+                for e in range(engagements_per_deal):
+                    eid = str(3_000_000 + (i * engagements_per_deal + e) * 10 + ENGAGEMENTS.index(kind))
+                    props = {"hs_timestamp": iso(ms - 86_400_000), "hs_note_body": texts[i % 5],
+                             "hs_call_title": "Discovery call", "hs_call_body": texts[(i + 1) % 5],
+                             "hs_call_direction": "OUTBOUND", "hs_email_subject": "Re: proposal",
+                             "hs_email_text": texts[(i + 2) % 5], "hs_email_direction": "INCOMING_EMAIL",
+                             "hs_meeting_title": "Demo", "hs_meeting_body": "<p>" + texts[(i + 3) % 5] + "</p>",
+                             "hs_task_subject": "Follow up", "hs_task_body": texts[(i + 4) % 5]}
+                    self.add(kind, eid, props, ms)
+                    self.link("deals", deal, kind, eid)
+        self.now_ms = ms + 1000
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def fail(self, pattern: str, status: int, times: int = 1, headers: dict[str, str] | None = None,
+             body: dict[str, Any] | None = None) -> None:
+        self.faults.append(Fault(pattern, status, headers or {}, body or {"status": "error", "message": "boom"}, times))
+
+    def rate_limit(self, pattern: str, times: int = 1, retry_after: str | None = "0") -> None:
+        headers = {"X-HubSpot-RateLimit-Max": "100", "X-HubSpot-RateLimit-Remaining": "0",
+                   "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after
+        self.fail(pattern, 429, times, headers, stub("error_429"))
+
+    # -- counting -----------------------------------------------------------------------------
+
+    def calls(self) -> Counter[str]:
+        return Counter(f"{m} {_route(p)}" for _, m, p in self.log)
+
+    def total(self) -> int:
+        return len(self.log)
+
+    # -- the HTTP side ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        with self.lock:
+            self.log.append((time.monotonic(), request.method, request.path))
+            for fault in self.faults:
+                if fault.times > 0 and re.search(fault.pattern, request.path):
+                    fault.times -= 1
+                    return _json(fault.body, fault.status, fault.headers)
+            if request.path == "/oauth/v1/token":
+                return self._token(request)
+            if request.path.startswith("/oauth/v1/access-tokens/"):
+                return _json({"token": "…", "hub_id": 4242, "scopes": ["crm.objects.deals.read"],
+                              "app_id": 1, "expires_in": 1700, "user": "admin@x.test", "token_type": "access"})
+            auth = request.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ")
+            if token in self.expired:
+                return _json({"status": "error", "message": "The OAuth token used to make this call expired 1 minute ago.",
+                              "category": "EXPIRED_AUTHENTICATION"}, 401)
+            if token not in self.tokens:
+                return _json({"status": "error", "message": "Authentication credentials not found.",
+                              "category": "INVALID_AUTHENTICATION"}, 401)
+            return self._route(request)
+
+    def _route(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        body = request.get_json(silent=True) or {}
+        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/search", path):
+            return self._search(m.group(1), body)
+        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/batch/read", path):
+            return self._batch_read(m.group(1), body)
+        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/batch/update", path):
+            return self._batch_update(m.group(1), body)
+        if m := re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/read", path):
+            return self._associations(m.group(1), m.group(2), body)
+        if path == "/account-info/v3/details":
+            return _json({"portalId": 4242, "accountType": "STANDARD", "timeZone": "Europe/Berlin", "companyCurrency": "EUR",
+                          "additionalCurrencies": [], "utcOffset": "+01:00", "utcOffsetMilliseconds": 3600000,
+                          "uiDomain": "app-eu1.hubspot.com", "dataHostingLocation": "eu1"})
+        if path == "/crm/v3/pipelines/deals":
+            return _json(self.pipelines)
+        if m := re.fullmatch(r"/crm/v3/properties/(\w+)/groups", path):
+            if method == "POST":
+                self.groups.setdefault(m.group(1), []).append({**body, "archived": False})
+                return _json({**body, "archived": False}, 201)
+            return _json({"results": self.groups.get(m.group(1), [])})
+        if m := re.fullmatch(r"/crm/v3/properties/(\w+)", path):
+            if method == "POST":
+                if any(p["name"] == body["name"] for p in self.properties.setdefault(m.group(1), [])):
+                    return _json({"status": "error", "message": "Property already exists", "category": "CONFLICT"}, 409)
+                self.properties[m.group(1)].append(body)
+                return _json(body, 201)
+            return _json({"results": self.properties.get(m.group(1), [])})
+        if m := re.fullmatch(r"/crm/v3/objects/(\w+)", path):
+            if method == "POST":
+                return self._create(m.group(1), body)
+            return self._list(m.group(1), parse_qs(request.query_string.decode()))
+        return _json({"status": "error", "message": f"no route {method} {path}", "category": "OBJECT_NOT_FOUND"}, 404)
+
+    def _search(self, object_type: str, body: dict[str, Any]) -> Response:
+        records = list(self.objects.get(object_type, {}).values())
+        groups = body.get("filterGroups") or []
+        if groups:
+            records = [r for r in records if any(all(_match(r, f) for f in g["filters"]) for g in groups)]
+        for sort in reversed(body.get("sorts") or []):
+            records.sort(key=lambda r, s=sort: _sort_key(r, s["propertyName"]),
+                         reverse=sort.get("direction") == "DESCENDING")
+        after, limit = int(body.get("after") or 0), min(int(body.get("limit") or 10), 200)
+        if after >= self.search_cap:
+            return _json({"status": "error", "message": f"after must be less than {self.search_cap}",
+                          "category": "VALIDATION_ERROR"}, 400)
+        page = records[after:after + limit]
+        out: dict[str, Any] = {"total": len(records), "results": [_shape(r, body.get("properties")) for r in page]}
+        if after + limit < len(records):
+            out["paging"] = {"next": {"after": str(after + limit), "link": f"?after={after + limit}"}}
+        return _json(out)
+
+    def _batch_read(self, object_type: str, body: dict[str, Any]) -> Response:
+        assert len(body["inputs"]) <= 100, "HubSpot batch read takes at most 100 inputs"
+        store = self.objects.get(object_type, {})
+        found = [store[i["id"]] for i in body["inputs"] if i["id"] in store]
+        missing = [i["id"] for i in body["inputs"] if i["id"] not in store]
+        out: dict[str, Any] = {"status": "COMPLETE", "results": [_shape(r, body.get("properties")) for r in found],
+                               "startedAt": iso(self.now_ms), "completedAt": iso(self.now_ms)}
+        if missing:
+            out["numErrors"] = 1
+            out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                              "message": f"Could not get some {object_type.upper()} objects, they may be deleted or not exist.",
+                              "context": {"ids": missing}}]
+            return _json(out, 207)
+        return _json(out)
+
+    def _batch_update(self, object_type: str, body: dict[str, Any]) -> Response:
+        assert len(body["inputs"]) <= 100, "HubSpot batch update takes at most 100 inputs"
+        ms = self.tick()  # one bulk update: every record gets the same timestamp
+        results, rejected = [], []
+        for item in body["inputs"]:
+            record = self.objects.get(object_type, {}).get(item["id"])
+            if record is None or item["id"] in self.reject_update:
+                rejected.append(item["id"])
+                continue
+            record["properties"].update(item["properties"])
+            record["properties"]["hs_lastmodifieddate"] = record["updatedAt"] = iso(ms)
+            results.append(_shape(record, list(item["properties"])))
+        out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso(ms), "completedAt": iso(ms)}
+        if rejected:
+            out["numErrors"] = 1
+            out["errors"] = [{"status": "error", "category": "VALIDATION_ERROR",
+                              "message": "Property values were not valid", "context": {"ids": rejected}}]
+            return _json(out, 207)
+        return _json(out)
+
+    def _associations(self, from_type: str, to_type: str, body: dict[str, Any]) -> Response:
+        assert len(body["inputs"]) <= 1000, "associations batch read takes at most 1,000 ids"
+        table = self.links.get((from_type, to_type), {})
+        results, missing = [], []
+        for item in body["inputs"]:
+            targets = table.get(item["id"], [])
+            if not targets:
+                missing.append(item["id"])
+                continue
+            start = int(item.get("after") or 0)
+            page = targets[start:start + self.association_page]
+            result: dict[str, Any] = {"from": {"id": item["id"]}, "to": [
+                {"toObjectId": int(t), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id,
+                                                             "label": "Primary" if type_id == 5 else None}]}
+                for t, type_id in page]}
+            if start + self.association_page < len(targets):
+                result["paging"] = {"next": {"after": str(start + self.association_page), "link": None}}
+            results.append(result)
+        out: dict[str, Any] = {"status": "COMPLETE", "results": results,
+                               "startedAt": iso(self.now_ms), "completedAt": iso(self.now_ms)}
+        if missing:
+            out["numErrors"] = len(missing)
+            out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                              "message": f"No {to_type} is associated to {from_type} {i}.", "context": {"fromObjectId": [i]}}
+                             for i in missing]
+            return _json(out, 207)
+        return _json(out)
+
+    def _list(self, object_type: str, query: dict[str, list[str]]) -> Response:
+        archived = query.get("archived", ["false"])[0].lower() == "true"
+        ids = self.archived.get(object_type, []) if archived else list(self.objects.get(object_type, {}))
+        after, limit = int(query.get("after", ["0"])[0]), min(int(query.get("limit", ["10"])[0]), 100)
+        page = ids[after:after + limit]
+        results = [{"id": i, "properties": {"hs_object_id": i}, "createdAt": iso(self.now_ms), "updatedAt": iso(self.now_ms),
+                    "archived": archived, **({"archivedAt": iso(self.now_ms)} if archived else {})} for i in page]
+        out: dict[str, Any] = {"results": results}
+        if after + limit < len(ids):
+            out["paging"] = {"next": {"after": str(after + limit), "link": "…"}}
+        return _json(out)
+
+    def _create(self, object_type: str, body: dict[str, Any]) -> Response:
+        object_id = str(9_000_000 + len(self.objects.get(object_type, {})))
+        self.add(object_type, object_id, body.get("properties", {}))
+        for assoc in body.get("associations", []):
+            self.link(object_type, object_id, "deals", str(assoc["to"]["id"]), assoc["types"][0]["associationTypeId"])
+        return _json(_shape(self.objects[object_type][object_id], None), 201)
+
+    def _token(self, request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        if form.get("client_secret") != "shh":
+            return _json({"status": "BAD_CLIENT_ID", "message": "missing or unknown client id"}, 400)
+        if form.get("grant_type") == "authorization_code" and form.get("code") == "good-code":
+            portal = "4242"
+        elif form.get("grant_type") == "refresh_token" and form.get("refresh_token") in self.refresh_tokens:
+            portal = self.refresh_tokens.pop(form["refresh_token"])
+        else:
+            return _json({"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}, 400)
+        access, refresh = f"oauth-access-{self.tick()}", f"oauth-refresh-{self.now_ms}"
+        self.tokens.add(access)
+        self.refresh_tokens[refresh] = portal
+        return _json({"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800})
+
+
+def _route(path: str) -> str:
+    return re.sub(r"/\d+", "/{id}", path)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json;charset=utf-8")
+
+
+def _shape(record: dict[str, Any], properties: list[str] | None) -> dict[str, Any]:
+    props = record["properties"]
+    if properties:
+        keep = set(properties) | {"hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate"}
+        props = {k: props.get(k) for k in keep if k in props or k in properties}
+    return {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
+            "updatedAt": record["updatedAt"], "archived": record["archived"]}
+
+
+def _value(record: dict[str, Any], name: str) -> Any:
+    raw = record["properties"].get(name)
+    if raw is None:
+        return None
+    if name in ("hs_lastmodifieddate", "lastmodifieddate", "createdate"):
+        cache = record.setdefault("_ms", {})
+        if cache.get(name, (None,))[0] != raw:  # parsed once per value, not once per page
+            cache[name] = (raw, _ms(raw))
+        return cache[name][1]
+    if name == "hs_object_id":
+        return int(raw)
+    return raw
+
+
+def _sort_key(record: dict[str, Any], name: str) -> Any:
+    value = _value(record, name)
+    return (value is None, value if value is not None else 0)
+
+
+def _match(record: dict[str, Any], flt: dict[str, Any]) -> bool:
+    value = _value(record, flt["propertyName"])
+    if value is None:
+        return False
+    wanted: Any = flt.get("value")
+    if isinstance(value, int):
+        wanted = int(wanted)
+    op = flt["operator"]
+    return {"EQ": value == wanted, "GT": value > wanted, "GTE": value >= wanted,
+            "LT": value < wanted, "LTE": value <= wanted, "NEQ": value != wanted}[op]

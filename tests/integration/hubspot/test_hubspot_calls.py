@@ -1,0 +1,118 @@
+"""How many calls a sync costs, and that the shared limiter keeps them within HubSpot's limits."""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+
+from conftest import make_rec
+from fake_hubspot import ENGAGEMENTS, FakeHubSpot
+
+from stepwise.integration.hubspot import HubSpotConnector
+from stepwise.integration.hubspot_client import Limits
+
+
+def minimum_calls(deals: int, companies: int, contacts: int, engagements_per_type: int, writes: int) -> int:
+    """The floor for a first sync with the calls we use:
+
+        1 pipelines read
+      + ⌈N/200⌉ search pages (deals)
+      + 7 × ⌈N/1000⌉ association batch reads (deal → companies, contacts, notes, calls, emails, meetings, tasks)
+      + ⌈C/100⌉ + ⌈K/100⌉ batch reads of companies and contacts
+      + 5 × ⌈E/100⌉ batch reads of each engagement type
+      + ⌈W/100⌉ batch updates (write-back)
+    """
+    return (1 + math.ceil(deals / 200) + 7 * math.ceil(deals / 1000) + math.ceil(companies / 100)
+            + math.ceil(contacts / 100) + len(ENGAGEMENTS) * math.ceil(engagements_per_type / 100)
+            + math.ceil(writes / 100))
+
+
+def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: FakeHubSpot, make_connector):
+    n = 10_000
+    # 1 contact per deal; engagements (one of each type) on every 5th deal
+    fake.populate(n, deals_per_company=5, contacts_per_deal=1, engagements_per_deal=1, engagements_every=5)
+    connector = make_connector()
+    data = connector.pull()
+    pushed = connector.push([make_rec(d) for d in data.deals["deal_id"]])
+
+    assert len(data.deals) == n and pushed.written == n
+    floor = minimum_calls(n, n // 5, n, n // 5, n)
+    assert fake.total() == connector.client.requests
+    print(f"\n10,000 deals: {fake.total()} calls, minimum {floor}")
+    assert floor <= fake.total() <= floor * 1.05, (fake.total(), floor, fake.calls())
+
+
+def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_connector):
+    """The figures for the closing note: 1,000 deals, then 1 % of them changed."""
+    fake.populate(1000, contacts_per_deal=2, engagements_per_deal=2)
+    first = make_connector()
+    data = first.pull()
+    first.push([make_rec(d) for d in data.deals["deal_id"]])
+    first_calls = fake.total()
+    assert first_calls == minimum_calls(1000, 200, 2000, 2000, 1000)
+
+    def one_percent_changed(round_: int) -> tuple[int, HubSpotConnector]:
+        before = fake.total()
+        fake.now_ms += 3_600_000  # an hour later
+        for i in range(0, 1000, 100):
+            fake.touch("deals", str(1000 + i + round_), amount=str(5 + i + round_))
+        connector = make_connector()
+        data = connector.pull()
+        changed = {str(1000 + i + round_) for i in range(0, 1000, 100)}
+        connector.push([make_rec(d, score=61 if d in changed else 80) for d in data.deals["deal_id"]])
+        assert connector.stats["changed"] == 10
+        return fake.total() - before, connector
+
+    # Right after the first sync the deal search re-reads the echo of our 1,000 writes (5 pages; they are
+    # recognised as ours, so no context is read for them); from then on only the 1 % we re-wrote echoes.
+    after_first, connector = one_percent_changed(1)
+    assert connector.stats["skipped_own_write"] == 990
+    steady, _ = one_percent_changed(2)
+    # pipelines 1, deal search 1, associations 7, companies 1, contacts 1, engagements 5,
+    # archived list 1, company + contact change searches 2, write-back 1
+    assert after_first == 20 + 4 and steady == 20, fake.calls()
+    print(f"\nHubSpot calls per 1,000 deals: first sync {first_calls}, incremental with 1 % changed "
+          f"{steady} (the first one after a full write-back: {after_first})")
+
+
+def _max_in_window(times: list[float], window: float) -> int:
+    best, start = 0, 0
+    for end in range(len(times)):
+        while times[end] - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_the_limiter_keeps_calls_within_the_burst_limit(fake: FakeHubSpot, make_client, hs_store):
+    fake.populate(600, contacts_per_deal=1, engagements_per_deal=1)
+    client = make_client(Limits(general=(20, 1.0), search=(5, 1.0)))
+    connector = HubSpotConnector(client, hs_store)
+    connector.pull()
+    times = sorted(t for t, _, _ in fake.log)
+    searches = sorted(t for t, _, p in fake.log if p.endswith("/search"))
+    # 20 per rolling second overall (a 10 ms margin for arrival jitter), 5 per second for search
+    assert len(times) > 40
+    assert _max_in_window(times, 0.99) <= 20
+    assert _max_in_window(searches, 0.99) <= 5
+
+
+def test_workers_share_one_bucket_through_redis(fake: FakeHubSpot, make_client):
+    fake.populate(50, contacts_per_deal=0, engagements_per_deal=0)
+    account = f"shared-{uuid.uuid4().hex[:8]}"
+    clients = [make_client(Limits(general=(10, 1.0)), redis_url="redis://127.0.0.1:6379/15", account=account)
+               for _ in range(3)]
+
+    def work(client):
+        for _ in range(8):
+            client.call("crm.pipelines.pipelines_api", "get_all", "deals")
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    times = sorted(t for t, _, _ in fake.log)
+    assert len(times) == 24
+    assert _max_in_window(times, 0.99) <= 10

@@ -1,0 +1,130 @@
+"""Pulling from the fake HubSpot: mapping, incremental reads, the search cap, archived deals."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from fake_hubspot import FakeHubSpot
+
+from stepwise.integration.hubspot_pull import search_changed
+
+
+def test_first_sync_maps_deals_companies_contacts_and_engagements(fake: FakeHubSpot, make_connector):
+    fake.populate(21)
+    data = make_connector().pull()
+
+    assert len(data.deals) == 21 and len(data.accounts) == 5 and len(data.contacts) == 42
+    deals = data.deals.set_index("deal_id")
+    assert deals.loc["1000", "stage"] == "prospecting"          # appointmentscheduled, p=0.2
+    assert deals.loc["1003", "stage"] == "negotiation"          # decisionmakerboughtin, p=0.8
+    assert deals.loc["1005", "stage"] == "closed_won" and deals.loc["1005", "is_won"]
+    assert deals.loc["1006", "stage"] == "closed_lost" and deals.loc["1006", "is_closed"]
+    assert deals.loc["1000", "account_id"] == "50000" and deals.loc["1000", "amount"] == 10_000.0
+    assert deals["stage_changed_at"].notna().all()
+    roles = Counter(data.contacts["role"])
+    assert roles == {"economic_buyer": 21, "champion": 21}
+    activities = data.activities
+    assert set(activities["type"]) == {"note", "call", "email", "meeting", "task"}
+    meeting = activities[activities["type"] == "meeting"].iloc[0]
+    assert "<p>" not in meeting["body"] and meeting["body"]      # HTML stripped for topic detection
+    assert set(activities.loc[activities["type"] == "email", "direction"]) == {"inbound"}
+
+
+def test_incremental_sync_reads_only_what_changed(fake: FakeHubSpot, make_connector):
+    fake.populate(40)
+    make_connector().pull()
+    first = fake.total()
+    fake.touch("deals", "1007", amount="99999")
+    fake.touch("deals", "1012", dealstage="contractsent")
+
+    data = make_connector().pull()
+    calls = Counter(f"{m} {p}" for _, m, p in fake.log[first:])
+
+    assert data.deals.set_index("deal_id").loc["1007", "amount"] == 99999.0
+    assert data.deals.set_index("deal_id").loc["1012", "stage"] == "negotiation"
+    assert len(data.deals) == 40 and len(data.activities) == 200   # the rest still there, from our tables
+    assert calls["POST /crm/v3/objects/deals/search"] == 1
+    assert sum(v for k, v in calls.items() if "/associations/" in k) == 7
+    assert calls["POST /crm/v3/objects/companies/batch/read"] == 1
+    assert calls["GET /crm/v3/objects/deals"] == 1                 # archived deals are listed
+    assert calls["POST /crm/v3/objects/companies/search"] == 1 and calls["POST /crm/v3/objects/contacts/search"] == 1
+
+
+def test_nothing_changed_costs_only_the_fixed_calls(fake: FakeHubSpot, make_connector):
+    fake.populate(30)
+    make_connector().pull()
+    first = fake.total()
+    connector = make_connector()
+    connector.pull()
+    # pipelines, one empty-ish deal search (the overlap window), archived list, companies + contacts search
+    assert fake.total() - first == 5
+    assert connector.stats["changed"] == 0
+
+
+def test_bad_records_are_skipped_with_a_reason_the_rest_goes_through(fake: FakeHubSpot, make_connector, caplog):
+    fake.populate(7)
+    fake.objects["deals"]["1001"]["properties"]["amount"] = "lots"
+    fake.objects["deals"]["1002"]["properties"]["dealstage"] = "someunknownstage"
+    fake.links[("deals", "companies")].pop("1003")                 # a deal without a company
+
+    data = make_connector().pull()
+
+    skipped = {(i.table, i.row_id): i.reason for i in data.skipped}
+    assert "not a number" in skipped[("deals", "1001")]
+    assert "someunknownstage" in skipped[("deals", "1002")]
+    assert "account_id is empty" in skipped[("deals", "1003")]
+    assert set(data.deals["deal_id"]) == {"1000", "1004", "1005", "1006"}
+    assert "record 1001 skipped" in caplog.text
+
+
+def test_search_cap_moves_the_watermark_without_losing_records(fake: FakeHubSpot, make_client):
+    fake.search_cap = 1000
+    fake.populate(2500, same_timestamp=7, contacts_per_deal=0, engagements_per_deal=0)
+    client = make_client()
+    ids = [r["id"] for r in search_changed(client, "deals", ["dealname"], None, cap=1000)]
+    assert sorted(ids) == sorted(fake.objects["deals"]) and len(ids) == len(set(ids))
+    assert client.calls["search:deals"] <= 2500 / 200 + 3 + 2  # a few pages re-read at each watermark move
+
+
+def test_more_records_on_one_timestamp_than_the_cap_are_walked_by_id(fake: FakeHubSpot, make_client):
+    fake.search_cap = 400
+    fake.populate(1000, same_timestamp=1000, contacts_per_deal=0, engagements_per_deal=0)  # a bulk import
+    ids = [r["id"] for r in search_changed(make_client(), "deals", ["dealname"], None, cap=400)]
+    assert sorted(ids) == sorted(fake.objects["deals"]) and len(ids) == len(set(ids))
+
+
+def test_archived_deals_are_noticed_and_dropped(fake: FakeHubSpot, make_connector):
+    fake.populate(10)
+    make_connector().pull()
+    fake.archive("deals", "1004")
+    data = make_connector().pull()
+    assert "1004" not in set(data.deals["deal_id"])
+    assert not (data.activities["deal_id"] == "1004").any()
+
+
+def test_association_paging_is_followed(fake: FakeHubSpot, make_connector):
+    fake.association_page = 2
+    fake.populate(3, contacts_per_deal=5)
+    data = make_connector().pull()
+    assert len(data.contacts) == 15
+
+
+def test_full_sync_ignores_the_cursor(fake: FakeHubSpot, make_connector):
+    fake.populate(10)
+    make_connector().pull()
+    before = fake.total()
+    make_connector(full=True).pull()
+    assert Counter(p for _, _, p in fake.log[before:])["/crm/v3/objects/deals/search"] == 1
+    assert sum(1 for _, _, p in fake.log[before:] if "/associations/" in p) == 7
+
+
+@pytest.mark.parametrize("bad", ["stages: {x: won}", "deals: {properties: {colour: color}}"])
+def test_a_bad_mapping_is_refused_with_the_key(tmp_path, bad):
+    from stepwise.integration.base import ConnectorError
+    from stepwise.integration.hubspot_mapping import load_mapping
+
+    path = tmp_path / "m.yaml"
+    path.write_text(bad)
+    with pytest.raises(ConnectorError, match="stages.x|colour"):
+        load_mapping(path)

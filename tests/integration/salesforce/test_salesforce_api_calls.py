@@ -1,0 +1,81 @@
+"""What a sync costs in API calls, against the minimum the API allows.
+
+Minimum for a sync (N opportunities, one recommendation each written back):
+
+    calls = Σ over mapped objects max(1, ⌈changed rows / 2000⌉)   query pages (2,000 rows per page;
+                                                                    contact roles ride in the Opportunity
+                                                                    query as a sub-query: no extra pages)
+          + 1                                                       reps' responses read back (Stepwise object)
+          + ⌈open cards / 2000⌉ (at least 1)                       which cards are still open (to expire)
+          + ⌈(N + expired) / 1000⌉                                  Composite writes (5 × 200 per call)
+
+For the first sync the Opportunity part is ⌈N/2000⌉ and the writes ⌈N/1000⌉ — the issue's
+formula — plus one page for each related object.  An incremental sync asks each object
+once (queryAll: changes and deletions in the same call).  The test asserts the measured
+count is within 5 % of the minimum.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from conftest import build_org
+from sf_fake import stamp
+from test_salesforce_pull import rec
+
+from stepwise.integration.salesforce import SalesforceConnector
+
+N = 10_000
+RELATED = {"Account": 2_000, "Contact": 2_000, "Task": 4_000, "Event": 1_000, "Lead": 1_000,
+           "Order": 1, "OrderItem": 0, "Product2": 0, "Contract": 1}
+
+
+def pages(rows: int) -> int:
+    return max(1, ceil(rows / 2000))
+
+
+def day_recs(opps, day: str):
+    return [rec(f"rec_{day}_{i:05d}", o["Id"]) for i, o in enumerate(opps)]
+
+
+def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fake, client, sf_store, tmp_path):
+    org = build_org(fake, N, accounts=RELATED["Account"], tasks=RELATED["Task"], events=RELATED["Event"],
+                    leads=RELATED["Lead"])
+    connector = SalesforceConnector(client, store=sf_store, mirror_dir=tmp_path / "mirror", write_backoff=0)
+
+    # -- first sync: everything -----------------------------------------------------------
+    data = connector.pull()
+    assert len(data.deals) == N
+    connector.push(day_recs(org["Opportunity"], "d1"))
+    first = client.stats.calls
+    minimum_first = (pages(N) + sum(pages(n) for n in RELATED.values())  # 5 + 10 query pages
+                     + 1                                                 # reps' responses
+                     + 1                                                 # open cards (none yet)
+                     + ceil(N / 1000))                                   # 10 composite writes
+    assert minimum_first == 27
+    assert first == fake.calls["total"], "the connector's count and the org's disagree"
+    assert first <= minimum_first * 1.05, f"first sync: {first} calls, minimum {minimum_first}"
+
+    # -- next day: 1 % of the opportunities (and of the related records) changed -------------
+    for opp in org["Opportunity"][:: 100]:
+        fake.touch(opp, stamp(2), StageName="Negotiation/Review")
+    for name in ("Account", "Contact", "Task"):
+        for record in org[name][:: 100]:
+            fake.touch(record, stamp(2))
+    data = connector.pull()
+    assert connector.last_sync.mode == "incremental" and len(data.deals) == N
+    assert (data.deals["stage"] == "negotiation").sum() == N // 100
+    pulled = client.stats.calls - first
+    connector.push(day_recs(org["Opportunity"], "d2"))  # rescored daily: new ids, yesterday's expire
+    incremental = client.stats.calls - first
+    minimum_incremental = (len(RELATED) + 1   # one queryAll page per object
+                           + 1                # reps' responses
+                           + pages(N)         # yesterday's open cards
+                           + ceil(2 * N / 1000))  # today's cards + yesterday's set to Expired
+    assert pulled == len(RELATED) + 1 + 1
+    assert incremental <= minimum_incremental * 1.05, f"incremental: {incremental} calls, minimum {minimum_incremental}"
+    assert connector.last_push.written == N and connector.last_push.expired == N
+
+    print(f"\nAPI calls per 1,000 opportunities: first sync {first / (N / 1000):.1f} "
+          f"({first} for {N:,}); incremental with 1% changed {incremental / (N / 1000):.1f} "
+          f"({incremental}: pull {pulled}, write-back {incremental - pulled})")

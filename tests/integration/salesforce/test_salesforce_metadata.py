@@ -1,0 +1,110 @@
+"""The SFDX project: well-formed XML, and the object's fields exactly what Python writes (no drift)."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES
+
+PROJECT = Path(__file__).resolve().parents[3] / "cards" / "salesforce"
+SOURCE = PROJECT / "force-app" / "main" / "default"
+OBJECT_DIR = SOURCE / "objects" / OBJECT
+NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
+
+
+def parse(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()
+
+
+def text(element: ET.Element, tag: str) -> str | None:
+    found = element.find(f"md:{tag}", NS)
+    return None if found is None else found.text
+
+
+def deployed_fields() -> dict[str, ET.Element]:
+    return {p.name.removesuffix(".field-meta.xml"): parse(p) for p in (OBJECT_DIR / "fields").glob("*.field-meta.xml")}
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SOURCE.rglob("*-meta.xml")), ids=lambda p: p.name)
+def test_every_metadata_file_is_well_formed_in_the_metadata_namespace(path):
+    root = parse(path)
+    assert root.tag.startswith("{http://soap.sforce.com/2006/04/metadata}")
+
+
+def test_sfdx_project_points_at_force_app():
+    project = json.loads((PROJECT / "sfdx-project.json").read_text())
+    assert project["packageDirectories"][0]["path"] == "force-app"
+    assert re.fullmatch(r"\d+\.0", project["sourceApiVersion"])
+
+
+def test_the_fields_python_writes_are_the_fields_of_the_object():
+    deployed = deployed_fields()
+    expected = {name for name in {**FIELDS, **REP_FIELDS} if name != "Name"}  # Name is the standard name field
+    assert set(deployed) - expected == set(), "fields in the XML that Python does not know (add to salesforce_fields)"
+    assert expected - set(deployed) == set(), "fields Python writes that the object lacks (add the XML)"
+
+
+@pytest.mark.parametrize("name", [n for n in {**FIELDS, **REP_FIELDS} if n != "Name"])
+def test_each_field_has_the_type_length_and_target_python_expects(name):
+    spec = {**FIELDS, **REP_FIELDS}[name]
+    field = deployed_fields()[name]
+    assert text(field, "fullName") == name
+    assert text(field, "type") == spec.type
+    if spec.length is not None:
+        assert int(text(field, "length")) == spec.length, "Python cuts text to this length"
+    if spec.reference_to:
+        assert text(field, "referenceTo") == spec.reference_to
+    if spec.values:
+        values = [v.text for v in field.findall("md:valueSet/md:valueSetDefinition/md:value/md:fullName", NS)]
+        assert values == list(spec.values)
+
+
+def test_the_external_id_is_unique_and_case_sensitive():
+    field = deployed_fields()[EXTERNAL_ID]
+    assert (text(field, "externalId"), text(field, "unique"), text(field, "caseSensitive")) == ("true", "true", "true")
+
+
+def test_a_new_record_starts_as_new_because_python_never_sends_status():
+    field = deployed_fields()["Status__c"]
+    defaults = [v.find("md:fullName", NS).text for v in field.findall("md:valueSet/md:valueSetDefinition/md:value", NS)
+                if v.find("md:default", NS).text == "true"]
+    assert defaults == ["New"] and STATUS_VALUES[0] == "New"
+
+
+def test_the_name_field_holds_what_python_sends():
+    obj = parse(OBJECT_DIR / f"{OBJECT}.object-meta.xml")
+    assert text(obj.find("md:nameField", NS), "type") == "Text"
+    assert FIELDS["Name"].length == 80  # a Text name field holds 80 characters
+
+
+def test_permission_sets_cover_every_field():
+    fields = {n for n in {**FIELDS, **REP_FIELDS} if n != "Name"}
+    for name, editable in (("Stepwise_Integration", fields), ("Stepwise_User", {"Status__c", "Dismiss_Reason__c", "Snooze_Until__c"})):
+        ps = parse(SOURCE / "permissionsets" / f"{name}.permissionset-meta.xml")
+        granted = {text(fp, "field").split(".", 1)[1]: text(fp, "editable") == "true"
+                   for fp in ps.findall("md:fieldPermissions", NS)}
+        assert set(granted) == fields, name
+        assert {f for f, can_edit in granted.items() if can_edit} == editable, name
+
+
+def test_the_controller_reads_only_fields_that_exist_and_keeps_sharing():
+    apex = (SOURCE / "classes" / "StepwiseRecommendationsController.cls").read_text()
+    assert "public with sharing class StepwiseRecommendationsController" in apex
+    used = set(re.findall(r"\b(\w+__c)\b", apex)) - {OBJECT}
+    assert used <= set(deployed_fields()), f"Apex uses unknown fields: {used - set(deployed_fields())}"
+    test = (SOURCE / "classes" / "StepwiseRecommendationsControllerTest.cls").read_text()
+    assert test.startswith("@IsTest") and test.count("Assert.") >= 10
+
+
+def test_the_component_reads_only_fields_that_exist():
+    js = (SOURCE / "lwc" / "stepwiseRecommendations" / "stepwiseRecommendations.js").read_text()
+    used = set(re.findall(r"\b(\w+__c)\b", js)) - {OBJECT}
+    assert used and used <= set(deployed_fields()) | {"Name"}
+    meta = parse(SOURCE / "lwc" / "stepwiseRecommendations" / "stepwiseRecommendations.js-meta.xml")
+    objects = {o.text for o in meta.findall("md:targetConfigs/md:targetConfig/md:objects/md:object", NS)}
+    assert objects == {"Opportunity", "Account", "Lead"}

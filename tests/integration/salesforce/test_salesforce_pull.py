@@ -1,0 +1,216 @@
+"""Pull: mapping into canonical tables, contact roles, bad rows skipped with reasons, incremental + deletes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+from conftest import build_org
+from sf_fake import stamp, stub
+
+from stepwise.engine.recommendation import Factors, Recommendation
+from stepwise.integration.base import ConnectorError
+from stepwise.integration.salesforce import SalesforceConnector
+from stepwise.integration.salesforce_mapping import load_mapping
+
+
+def connector(client, store=None, mirror=None, **kw) -> SalesforceConnector:
+    return SalesforceConnector(client, store=store, mirror_dir=mirror, write_backoff=0, **kw)
+
+
+def test_a_standard_org_maps_onto_the_canonical_tables(fake, client):
+    org = build_org(fake, 4, accounts=2, tasks=3, events=1, leads=2)
+    data = connector(client).pull()
+    assert data.counts() == {"accounts": 2, "contacts": 2, "deals": 4, "activities": 4, "leads": 2, "orders": 1,
+                             "order_lines": 0, "products": 0, "contracts": 1}
+    deal = data.deals.set_index("deal_id").loc[org["Opportunity"][0]["Id"]]
+    assert deal["stage"] == "proposal" and deal["amount"] == 84000.0 and not deal["is_closed"]
+    assert str(deal["stage_changed_at"]) == "2026-02-11 15:02:10+00:00"
+    acts = data.activities.set_index("activity_id")
+    task = acts.loc[org["Task"][0]["Id"]]
+    assert task["type"] == "email" and task["deal_id"] == org["Opportunity"][0]["Id"]
+    assert task["contact_id"] == org["Contact"][0]["Id"] and task["lead_id"] is None  # WhoId 003 → contact
+    assert "ROI" in task["body"]
+    assert acts.loc[org["Event"][0]["Id"], "type"] == "meeting"
+    assert set(data.leads["status"]) == {"working"}
+
+
+def test_contact_roles_come_from_the_opportunity_subquery(fake, client):
+    org = build_org(fake, 2, accounts=1, contacts_per_account=2)
+    fake.add_role(org["Opportunity"][1]["Id"], org["Contact"][1]["Id"], role="Technical Buyer")
+    data = connector(client).pull()
+    roles = dict(zip(data.contacts["contact_id"], data.contacts["role"]))
+    assert roles == {org["Contact"][0]["Id"]: "economic_buyer", org["Contact"][1]["Id"]: "technical_buyer"}
+    assert fake.calls["query"] == 10  # one per mapped object: the roles cost no query of their own
+
+
+def test_a_paged_subquery_is_followed(fake, client):
+    fake.child_page_size = 2
+    org = build_org(fake, 1, accounts=1, contacts_per_account=5)
+    for contact in org["Contact"][1:]:
+        fake.add_role(org["Opportunity"][0]["Id"], contact["Id"], role="Evaluator")
+    data = connector(client).pull()
+    assert (data.contacts["role"] == "technical_buyer").sum() == 4
+
+
+def test_unknown_stage_skips_that_deal_with_a_reason_and_keeps_the_rest(fake, client, caplog):
+    org = build_org(fake, 3, accounts=1)
+    org["Opportunity"][1]["StageName"] = "Demo Scheduled"
+    org["Opportunity"][2]["CloseDate"] = "next spring"
+    caplog.set_level(logging.WARNING)
+    data = connector(client).pull()
+    assert list(data.deals["deal_id"]) == [org["Opportunity"][0]["Id"]]
+    reasons = {i.row_id: i.reason for i in data.skipped}
+    assert "'Demo Scheduled' is not in the Salesforce mapping's stage values" in reasons[org["Opportunity"][1]["Id"]]
+    assert "close_date 'next spring' is not a date" in reasons[org["Opportunity"][2]["Id"]]
+    assert "Demo Scheduled" in caplog.text
+
+
+def test_a_deal_whose_account_was_not_pulled_is_skipped(fake, client):
+    build_org(fake, 1, accounts=1)
+    fake.add("Opportunity", 1, AccountId="001999999999999AAA")
+    data = connector(client).pull()
+    assert len(data.deals) == 1
+    assert any("was not pulled from Salesforce" in i.reason for i in data.skipped)
+
+
+def test_an_org_without_orders_skips_them_quietly(fake, client):
+    build_org(fake, 2, orders=False)
+    c = connector(client)
+    data = c.pull()
+    assert data.orders is None and data.contracts is None
+    assert set(c.last_sync.skipped_objects) == {"Order", "Contract"}
+
+
+def test_a_mapped_field_the_org_lacks_is_a_clear_error(fake, client):
+    build_org(fake, 1)
+    fake.fail_next("query", 400, stub("errors.json")["INVALID_FIELD"])
+    with pytest.raises(ConnectorError, match="Main_Competitor__c.*check salesforce"):
+        connector(client).pull()
+
+
+def test_incremental_sync_reads_only_changes_applies_deletes_and_keeps_the_rest(fake, client, sf_store, tmp_path):
+    org = build_org(fake, 6, accounts=2, tasks=2)
+    c = connector(client, sf_store, tmp_path / "mirror", mapping=replace(load_mapping(), overlap_seconds=30))
+    first = c.pull()
+    assert c.last_sync.mode == "full" and len(first.deals) == 6
+    assert sf_store.get_cursor("salesforce", c.cursor_key("Opportunity")) == org["Opportunity"][-1]["SystemModstamp"]
+
+    changed, gone = org["Opportunity"][0], org["Opportunity"][1]
+    fake.touch(changed, stamp(2), StageName="Negotiation/Review")
+    fake.delete(gone, stamp(2))
+    fake.delete(org["Task"][0], stamp(2))
+    before = dict(fake.calls)
+    second = c.pull()
+    assert c.last_sync.mode == "incremental"
+    # The changed one, and the newest unchanged one again (it sits inside the overlap window).
+    assert c.last_sync.rows["Opportunity"] == 2 and c.last_sync.deleted == {"deals": [gone["Id"]],
+                                                                            "activities": [org["Task"][0]["Id"]]}
+    assert fake.calls["query"] - before["query"] == 11  # one call per object, deletes included (queryAll)
+    deals = second.deals.set_index("deal_id")
+    assert len(deals) == 5 and gone["Id"] not in deals.index
+    assert deals.loc[changed["Id"], "stage"] == "negotiation"
+    assert len(second.activities) == 1
+    assert sf_store.get_cursor("salesforce", c.cursor_key("Opportunity")) == stamp(2)
+
+
+def test_incremental_queries_use_queryall_with_the_overlap_window(fake, client, sf_store, tmp_path):
+    build_org(fake, 2)
+    c = connector(client, sf_store, tmp_path / "mirror")
+    c.pull()
+    c.pull()
+    opp_queries = [call.request.url for call in fake.rsps.calls if "FROM+Opportunity" in call.request.url]
+    assert "/query/" in opp_queries[0] and "WHERE" not in opp_queries[0]
+    assert "/queryAll/" in opp_queries[1]
+    assert fake.records["Opportunity"][-1]["SystemModstamp"] == "2026-01-01T00:05:00.000+0000"  # the cursor
+    assert "WHERE+SystemModstamp+%3E+2026-01-01T00%3A00%3A00Z" in opp_queries[1]  # the cursor minus 300 s
+
+
+def test_a_lost_mirror_means_a_full_sync(fake, client, sf_store, tmp_path):
+    build_org(fake, 3)
+    connector(client, sf_store, tmp_path / "mirror").pull()
+    c = connector(client, sf_store, tmp_path / "elsewhere")
+    data = c.pull()
+    assert c.last_sync.mode == "full" and len(data.deals) == 3
+
+
+def test_another_copy_of_the_mirror_keeps_its_own_cursor(fake, client, sf_store, tmp_path):
+    org = build_org(fake, 3)
+    a, b = connector(client, sf_store, tmp_path / "a"), connector(client, sf_store, tmp_path / "b")
+    a.pull()
+    b.pull()
+    fake.touch(org["Opportunity"][0], stamp(2), StageName="Closed Won")
+    a.pull()  # a moves its cursor past the change; b must still see it
+    data = b.pull()
+    assert b.last_sync.mode == "incremental"
+    assert data.deals.set_index("deal_id").loc[org["Opportunity"][0]["Id"], "stage"] == "closed_won"
+
+
+def test_a_changed_mapping_reads_everything_again(fake, client, sf_store, tmp_path):
+    org = build_org(fake, 2)
+    org["Opportunity"][0]["StageName"] = "Demo Scheduled"
+    first = connector(client, sf_store, tmp_path / "m")
+    assert len(first.pull().deals) == 1  # skipped: the stage is not mapped
+    mapping = load_mapping()
+    opp = next(o for o in mapping.objects if o.sobject == "Opportunity")
+    fixed = replace(opp, values={"stage": {**opp.values["stage"], "Demo Scheduled": "discovery"}})
+    mapping = replace(mapping, objects=tuple(fixed if o is opp else o for o in mapping.objects))
+    second = connector(client, sf_store, tmp_path / "m", mapping=mapping)
+    data = second.pull()
+    assert second.last_sync.mode == "full" and len(data.deals) == 2
+
+
+def test_full_flag_reads_everything_again(fake, client, sf_store, tmp_path):
+    build_org(fake, 3)
+    connector(client, sf_store, tmp_path / "m").pull()
+    c = connector(client, sf_store, tmp_path / "m", full=True)
+    c.pull()
+    assert c.last_sync.mode == "full" and c.last_sync.rows["Opportunity"] == 3
+
+
+def test_pull_since_returns_only_the_changes(fake, client):
+    org = build_org(fake, 3)
+    fake.touch(org["Opportunity"][2], stamp(5))
+    c = connector(client)
+    data = c.pull(since="2026-03-04T00:00:00Z")
+    assert c.last_sync.mode == "since" and list(data.deals["deal_id"]) == [org["Opportunity"][2]["Id"]]
+
+
+def rec(rec_id: str, deal_id: str) -> Recommendation:
+    return Recommendation(
+        id=rec_id, source="salesforce", record_type="deal", record_id=deal_id, deal_id=deal_id,
+        account_id=None, lead_id=None, action_id="send_roi_calculator", category="content", title="Send the ROI calculator",
+        score=81.5, factors=Factors(90, 60, 70, 100), urgency="HIGH", expected_impact="faster decision",
+        why=("Budget came up 3 times.",), how=("Open the calculator.", "Send it."), offer={"max_discount_pct": 10},
+        constraints=("Max discount 10%.",), best_before="2026-03-04", success_rate=None, alternatives=(), removed=(),
+        model_version="priors-1", as_of="2026-03-01")
+
+
+def test_a_reps_response_in_salesforce_flows_into_the_feedback_store(fake, client, sf_store, tmp_path):
+    org = build_org(fake, 1)
+    deal_id = org["Opportunity"][0]["Id"]
+    run = sf_store.start_run("salesforce", "2026-03-01", "priors-1")
+    sf_store.upsert_recommendations(run, [rec("rec_a", deal_id), rec("rec_b", deal_id)])
+    c = connector(client, sf_store, tmp_path / "m")
+    c.push([rec("rec_a", deal_id), rec("rec_b", deal_id)])
+    sf = {r["Stepwise_Id__c"]: r for r in fake.records["Stepwise_Recommendation__c"]}
+    fake.touch(sf["rec_a"], stamp(2), Status__c="Dismissed", Dismiss_Reason__c="wrong_timing", LastModifiedById="005REP")
+    fake.touch(sf["rec_b"], stamp(2), Status__c="Snoozed", Snooze_Until__c="2026-03-09", LastModifiedById="005REP")
+    c.pull()
+    assert c.last_sync.feedback == 2
+    assert sf_store.get_recommendation("rec_a").status == "dismissed"
+    assert sf_store.feedback_for("rec_a")[0]["reason"] == "wrong_timing"
+    assert sf_store.get_recommendation("rec_b").status == "snoozed"
+    c.pull()  # the overlap window reads them again: recorded once
+    assert c.last_sync.feedback == 0 and len(sf_store.feedback_for("rec_a")) == 1
+
+
+def test_mapping_default_loads_and_builds_soql():
+    mapping = load_mapping()
+    opp = next(o for o in mapping.objects if o.sobject == "Opportunity")
+    soql = opp.soql("2026-03-01T00:00:00Z", with_deleted=True)
+    assert soql.startswith("SELECT Id, AccountId, StageName")
+    assert "(SELECT Id, ContactId, Role, IsPrimary FROM OpportunityContactRoles)" in soql
+    assert soql.endswith("FROM Opportunity WHERE SystemModstamp > 2026-03-01T00:00:00Z")
+    assert "IsDeleted" in soql
