@@ -18,6 +18,15 @@ def template_fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+class Count(int):
+    """An integer that reads well in a sentence: `{n:times}` → once, twice, 3 times."""
+
+    def __format__(self, spec: str) -> str:
+        if spec == "times":
+            return {1: "once", 2: "twice"}.get(int(self), f"{int(self)} times")
+        return int.__format__(self, spec)
+
+
 class _Facts(dict):
     """Template values: whole numbers print without decimals, unknowns as 'unknown'."""
 
@@ -29,9 +38,11 @@ class _Facts(dict):
         if isinstance(value, float):
             if math.isnan(value):
                 return "unknown"
-            return f"{value:,.0f}" if abs(value) >= 1000 else (int(value) if value.is_integer() else round(value, 1))
+            return f"{value:,.0f}" if abs(value) >= 1000 else (Count(value) if value.is_integer() else round(value, 1))
         if value is None or value is pd.NA or value is pd.NaT:
             return "unknown"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Count(value)
         return value
 
 

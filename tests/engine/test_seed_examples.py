@@ -100,7 +100,7 @@ def test_roi_calculator_card_of_seed_001(catalog):
     assert card.title == "Send the ROI calculator to Dana Reyes"
     assert card.deal_id == "D1"
     assert card.offer["asset"]["title"] == "Medtech ROI Calculator"
-    assert card.why[0] == "Budget or ROI came up 2 times in the last 30 days."
+    assert card.why[0] == "Budget or ROI came up twice in the last 30 days."
     assert card.factors.relevance == 90 and 0 < card.score <= 100
 
 
