@@ -29,9 +29,9 @@ demo: $(STAMP)
 test: $(DEV_STAMP) services
 	$(BIN)/ruff check stepwise tests bench
 	@bash scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest
 	bash scripts/test-lwc.sh
 	bash scripts/test-hubspot-card.sh
+	$(BIN)/python -m pytest
 
 services:
 	@bash scripts/ensure-services.sh
