@@ -23,6 +23,7 @@ from stepwise.cards.metrics import count_feedback
 from stepwise.cards.openapi import build_openapi
 from stepwise.engine.recommendation import Recommendation
 from stepwise.integration.store import Conflict, NotFound, Store
+from stepwise.workers import follow_up
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -196,6 +197,9 @@ def feedback(rec_id: str) -> Any:
         count_feedback(action, "invalid")
         return error(400, str(exc))
     count_feedback(data.action, "replayed" if event["replayed"] else "recorded")
+    if data.action == "accepted" and not event["replayed"]:
+        # After the commit above, never before: a worker must not see feedback that was rolled back.
+        follow_up.enqueue(rec_id, current_app.config.get("STEPWISE_REDIS_URL"))
     return jsonify(event), 200 if event["replayed"] else 201
 
 

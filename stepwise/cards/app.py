@@ -25,7 +25,7 @@ INDEX_HTML = """<!doctype html>
 <p>Every <code>/api/v1</code> call needs <code>Authorization: Bearer &lt;token&gt;</code> or a HubSpot v3 signature.
 The full description: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 <ul>
-<li><code>GET /healthz</code> &mdash; the process is up; <code>GET /readyz</code> &mdash; the database answers;
+<li><code>GET /healthz</code> &mdash; the process is up; <code>GET /readyz</code> &mdash; the database (and Redis, when configured) answer;
 <code>GET /metrics</code> &mdash; Prometheus</li>
 <li><code>GET /api/v1/records/&lt;source&gt;/&lt;deal|lead|account&gt;/&lt;record_id&gt;/recommendations[?as_of=YYYY-MM-DD]</code>
 &mdash; the current recommendations for a record (a deal also shows its account's)</li>
@@ -42,8 +42,17 @@ takes back a dismissal within 5 minutes</li>
 """
 
 
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
-               hubspot_secret: str | None = None) -> Flask:
+               hubspot_secret: str | None = None, redis_url: str | None = None) -> Flask:
     if store is None or api_tokens is None:
         # Imported here so tests (which pass store and tokens) never depend on the environment.
         from stepwise.settings import get_settings
@@ -55,9 +64,11 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
             api_tokens = [_reveal(t) for t in settings.api_tokens]
         if hubspot_secret is None and settings.hubspot_client_secret is not None:
             hubspot_secret = _reveal(settings.hubspot_client_secret)
+        redis_url = redis_url or settings.redis_url
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["STEPWISE_REDIS_URL"] = redis_url
     guard.configure(app, api_tokens, hubspot_secret)
     app.extensions[STORE] = store
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -78,9 +89,11 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
 
     @app.get("/readyz")
     def readyz() -> Any:
-        if store.ping():
-            return jsonify(status="ok")
-        return jsonify(status="unavailable", error="database not reachable"), 503
+        if not store.ping():
+            return jsonify(status="unavailable", error="database not reachable"), 503
+        if redis_url and not _redis_answers(redis_url):
+            return jsonify(status="unavailable", error="redis not reachable"), 503
+        return jsonify(status="ok")
 
     return app
 

@@ -47,3 +47,24 @@ def retrain(source: str, as_of: str | None = None) -> dict:
     from stepwise.workers import learning
 
     return {"model_version": learning.retrain(source, as_of or date.today().isoformat())}
+
+
+@app.task(name="stepwise.apply_response", bind=True, autoretry_for=(Exception,), retry_backoff=5,
+          retry_backoff_max=600, retry_jitter=True, max_retries=10)
+def apply_response(self, rec_id: str) -> dict:
+    """A rep accepted: create the CRM follow-up (idempotent per recommendation), retried while the CRM is down."""
+    from stepwise.workers.follow_up import apply_accepted, source_spec
+
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        rec = store.get_recommendation(rec_id)
+        if rec is None or rec.status != "accepted":
+            return {"applied": False, "why": "not accepted (undone or unknown)"}
+        spec = source_spec(rec, private_app=settings.hubspot_access_token is not None)
+        if spec is None:
+            return {"applied": False, "why": f"no CRM follow-up for source {rec.source}"}
+        created = apply_accepted(rec, connector_for(spec))
+        return {"applied": created is not None, "crm_id": created}
+    finally:
+        store.close()

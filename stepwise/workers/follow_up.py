@@ -1,0 +1,52 @@
+"""After a rep accepts: the CRM follow-up (a HubSpot task, …) done by a worker, never inline in the request.
+
+The feedback is already committed when this is enqueued (Warehouse's rule: send tasks only after the
+transaction), so a broker or CRM outage loses nothing: the task retries with backoff, and creating
+the CRM object is keyed by the recommendation id, so a retry never creates two.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from stepwise.engine.recommendation import Recommendation
+
+log = logging.getLogger(__name__)
+
+
+def source_spec(rec: Recommendation, private_app: bool) -> str | None:
+    """The connector that owns a recommendation's record, from its source name."""
+    if rec.source.startswith("hubspot-"):
+        return "hubspot" if private_app else f"hubspot:{rec.source.removeprefix('hubspot-')}"
+    if rec.source == "salesforce":
+        return "salesforce"
+    return None  # files and other sources have no CRM to follow up in
+
+
+def apply_accepted(rec: Recommendation, connector) -> str | None:
+    """Ask the connector to follow up; connectors without the capability do nothing."""
+    apply = getattr(connector, "apply_response", None)
+    if apply is None:
+        return None
+    return apply(rec, "accepted", owner_id=rec.owner_id)
+
+
+def enqueue(rec_id: str, redis_url: str | None) -> bool:
+    """Hand the follow-up to the workers; without Redis (the demo) there are none, so nothing is queued."""
+    if not redis_url:
+        log.debug("no broker configured: follow-up for %s not queued", rec_id)
+        return False
+    import redis
+
+    from stepwise.workers.celery_app import make_celery
+
+    try:
+        # Fail fast when the broker is down (kombu would otherwise keep the rep waiting for seconds).
+        redis.Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+        # A short retry only: the rep is waiting on this request, and the feedback is already stored.
+        make_celery(redis_url).send_task("stepwise.apply_response", args=[rec_id], retry=True,
+                                         retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
+        return True
+    except Exception as exc:  # noqa: BLE001 - the feedback is stored; the follow-up must not fail the request
+        log.error("follow-up for %s not queued (%s: %s); the feedback is stored", rec_id, type(exc).__name__, exc)
+        return False
