@@ -69,7 +69,7 @@ def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> 
     from stepwise.workers.pipeline import run_pipeline
 
     settings = get_settings()
-    catalog = load_catalog(settings.catalog, settings.rules)
+    catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     connector = connector_for(source)
     target = _store(settings.database_url) if store else None
     from stepwise.workers.pipeline import narrator_from
@@ -127,7 +127,7 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> Non
     err_console.print(f"Sample company in {directory}/: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     store = _store(settings.database_url)
     with err_console.status("Scoring every open deal, lead and account…"):
-        result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules), day, store=store,
+        result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules, settings.templates), day, store=store,
                               narrator=narrator_from(settings))
     recs = result.recommendations
     console = Console()
@@ -239,11 +239,12 @@ def beat(celery_args: tuple[str, ...]) -> None:
 @main.command("check-catalog")
 @click.argument("catalog", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--templates", type=click.Path(dir_okay=False, path_type=Path), help="A template set (e.g. another language).")
 @user_errors
-def check_catalog(catalog: Path | None, rules: Path | None) -> None:
-    """Validate an action catalog (and rules file) without running anything."""
+def check_catalog(catalog: Path | None, rules: Path | None, templates: Path | None) -> None:
+    """Validate an action catalog (and rules file, and template set) without running anything."""
     settings = get_settings()
-    loaded = load_catalog(catalog or settings.catalog, rules or settings.rules)
+    loaded = load_catalog(catalog or settings.catalog, rules or settings.rules, templates or settings.templates)
     click.echo(f"ok: {len(loaded.actions)} actions, weak-signal cut-off {loaded.rules.weak_signal_cutoff:g}")
 
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias="STEPWISE_REDIS_URL")
     catalog: Path | None = Field(None, validation_alias="STEPWISE_CATALOG")
     rules: Path | None = Field(None, validation_alias="STEPWISE_RULES")
+    templates: Path | None = Field(None, validation_alias="STEPWISE_TEMPLATES")
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="STEPWISE_API_TOKENS")
     log_level: str = Field("INFO", validation_alias="STEPWISE_LOG_LEVEL")
 

@@ -176,16 +176,39 @@ def _read_yaml(path: Path | None, default: str) -> Any:
         raise CatalogError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
-def load_catalog(catalog_path: Path | None = None, rules_path: Path | None = None) -> Catalog:
+TEXT_FIELDS = ("title", "why", "how", "script", "email")
+
+
+def load_catalog(catalog_path: Path | None = None, rules_path: Path | None = None,
+                 templates_path: Path | None = None) -> Catalog:
+    """The catalog, its rules, and optionally a template set (another language, your own wording)."""
     raw, where = _read_yaml(catalog_path, "catalog.yaml")
     if not isinstance(raw, dict) or not isinstance(raw.get("actions"), list):
         raise CatalogError(f"{where}: expected a mapping with an 'actions' list")
+    if templates_path is not None:
+        raw["actions"] = _with_templates(raw["actions"], templates_path)
     raw_rules, rules_where = _read_yaml(rules_path, "rules.yaml")
     try:
         rules = Rules(**(raw_rules or {}))
     except (ValidationError, TypeError) as exc:
         raise CatalogError(f"{rules_where}: {_first_error(exc)}") from None
     return Catalog(tuple(_build_actions(raw["actions"], where)), rules)
+
+
+def _with_templates(entries: list[Any], path: Path) -> list[Any]:
+    """Replace the texts of the actions a template file names; everything else stays the catalog's."""
+    raw, where = _read_yaml(Path(path), "")
+    texts = raw.get("actions") if isinstance(raw, dict) else None
+    if not isinstance(texts, dict):
+        raise CatalogError(f"{where}: expected a mapping with an 'actions' mapping (action id → texts)")
+    known = {e.get("id") for e in entries if isinstance(e, dict)}
+    for action_id, fields in texts.items():
+        if action_id not in known:
+            raise CatalogError(f"{where}: action {action_id}: not in the catalog")
+        if not isinstance(fields, dict) or set(fields) - set(TEXT_FIELDS):
+            extra = sorted(set(fields) - set(TEXT_FIELDS)) if isinstance(fields, dict) else ["(not a mapping)"]
+            raise CatalogError(f"{where}: action {action_id}: only {', '.join(TEXT_FIELDS)} can be translated, not {extra[0]}")
+    return [{**e, **texts.get(e.get("id"), {})} if isinstance(e, dict) else e for e in entries]
 
 
 def _build_actions(entries: list[Any], where: str) -> list[Action]:

@@ -30,7 +30,7 @@ def sync_hubspot(full: bool, as_of: str | None, no_write_back: bool, portal: str
     from stepwise.workers.pipeline import run_pipeline
 
     settings = get_settings()
-    catalog = load_catalog(settings.catalog, settings.rules)
+    catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     connector = HubSpotConnector.from_settings(portal, full=full)
     result = run_pipeline(connector, catalog, as_of or date.today().isoformat(), store=connector.store,
                           write_back=not no_write_back)

@@ -36,7 +36,7 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
 
     day = _day(as_of)
     settings = get_settings()
-    catalog = load_catalog(settings.catalog, settings.rules)
+    catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     store = Store(settings.database_url)
     try:
         connector = SalesforceConnector.from_settings(settings, mapping_path=mapping, store=store, full=full)

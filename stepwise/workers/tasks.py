@@ -21,7 +21,7 @@ def score_source(source: str, as_of: str | None = None, full: bool = False) -> d
     settings = get_settings()
     store = Store(settings.database_url)
     try:
-        result = run_pipeline(connector_for(source), load_catalog(settings.catalog, settings.rules),
+        result = run_pipeline(connector_for(source), load_catalog(settings.catalog, settings.rules, settings.templates),
                               as_of or date.today().isoformat(), store=store, narrator=narrator_from(settings))
         return {"run_id": result.run_id, "recommendations": len(result.recommendations)}
     finally:

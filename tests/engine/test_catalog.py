@@ -80,3 +80,33 @@ def test_rules_are_validated_too(tmp_path):
     message = refused(tmp_path, GOOD, rules="weights: {relevance: 0.5, impact: 0.3, urgency: 0.2, feasibility: 0.1}\n")
     assert "rules.yaml" in message and "add up to 1" in message
     assert "min_margin_pct" in refused(tmp_path, GOOD, rules="min_margin_pct: -3\n")
+
+
+def test_a_template_set_translates_the_texts_and_keeps_the_rest():
+    from importlib import resources
+
+    from builders import AS_OF
+    from test_seed_examples import alfa_distribution, by_action
+
+    from stepwise.engine.run import recommend
+
+    romanian = resources.files("stepwise.engine").joinpath("defaults", "templates.ro.yaml")
+    catalog = load_catalog(templates_path=romanian)
+    [card] = by_action(recommend(alfa_distribution(), AS_OF, catalog), "call_for_replenishment")
+    assert card.title == "Sunați Alfa Distribution SRL pentru reaprovizionare"
+    assert card.why[:2] == ("Ultima comandă a fost acum 38 zile.", "Istoricul arată o comandă nouă la fiecare 35–45 zile.")
+    assert card.offer["max_discount_pct"] == 5  # the rules do not change with the language
+    assert load_catalog(templates_path=romanian).by_id("send_roi_calculator").title == load_catalog().by_id("send_roi_calculator").title
+
+
+def test_a_bad_template_set_is_refused_naming_the_action(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("actions:\n  no_such_action:\n    title: x\n")
+    with pytest.raises(CatalogError, match="action no_such_action: not in the catalog"):
+        load_catalog(templates_path=bad)
+    bad.write_text("actions:\n  lead_nurture:\n    trigger: 'true'\n")
+    with pytest.raises(CatalogError, match="only title, why, how, script, email can be translated, not trigger"):
+        load_catalog(templates_path=bad)
+    bad.write_text("actions:\n  lead_nurture:\n    title: 'Hi {nobody}'\n")
+    with pytest.raises(CatalogError, match="unknown field {nobody}"):
+        load_catalog(templates_path=bad)
