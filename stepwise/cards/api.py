@@ -141,11 +141,10 @@ def record_recommendations(source: str, record_type: str, record_id: str) -> Any
     if not _principal().may_see(source):
         allowed = portal_source(_principal().portal_id or "")
         return error(403, f"this HubSpot portal may only read source {allowed!r}")
-    recs = _store().recommendations_for(source, record_type, record_id, as_of=as_of)
-    return jsonify(
-        record={"source": source, "record_type": record_type, "record_id": record_id},
-        recommendations=[r.to_dict() for r in recs],
-    )
+    # The stored JSON as it is: the workers computed it, the card only serves it.
+    payloads = _store().card_payloads_for(source, record_type, record_id, as_of=as_of)
+    return jsonify(record={"source": source, "record_type": record_type, "record_id": record_id},
+                   recommendations=payloads)
 
 
 def _visible(rec_id: str) -> Recommendation:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 CATEGORIES = ("engagement", "content", "process", "risk", "replenishment", "cross-sell", "renewal", "finance")
@@ -102,12 +103,19 @@ class Recommendation:
             object.__setattr__(self, "summary", shorten(" — ".join([self.title, *self.why[:1]]), SUMMARY_LIMIT))
 
     def to_dict(self) -> dict[str, Any]:
-        """The public JSON shape (`stepwise score --format json`): extend, never rename."""
-        out = asdict(self)
+        """The public JSON shape (`stepwise score --format json`): extend, never rename.
+
+        Built field by field rather than with dataclasses.asdict, whose deep copies made this the
+        card service's and the store's hottest line.
+        """
+        out = {f.name: getattr(self, f.name) for f in _FIELDS}
+        out["factors"] = dict(vars(self.factors))
+        out["offer"] = json.loads(json.dumps(self.offer, default=str)) if self.offer else {}
+        out["extra"] = dict(self.extra)
         out["why"] = list(self.why)
         out["how"] = list(self.how)
         out["constraints"] = list(self.constraints)
-        out["alternatives"] = [asdict(a) for a in self.alternatives]
+        out["alternatives"] = [dict(vars(a)) for a in self.alternatives]
         out["removed"] = [r.to_dict() for r in self.removed]
         return out
 
@@ -122,3 +130,6 @@ class Recommendation:
         data["removed"] = tuple(Removal(**r) for r in data.get("removed", ()))
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELDS = fields(Recommendation)

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     create_engine,
     event,
@@ -195,6 +196,27 @@ _REFRESHED = (
 )
 
 
+# Built once, with bound parameters: SQLAlchemy then reuses their compiled form on every card request.
+def _visible_now():
+    t = recommendations
+    return or_(t.c.status == "new", and_(t.c.status == "snoozed", t.c.snooze_until <= bindparam("now")))
+
+
+_CARD_COLUMNS = (recommendations.c.payload, recommendations.c.status, recommendations.c.rank,
+                 recommendations.c.score, recommendations.c.id)
+_LATEST_DAY = select(func.max(recommendations.c.as_of)).where(recommendations.c.source == bindparam("source"))
+_LATEST_DAY_UNTIL = _LATEST_DAY.where(recommendations.c.as_of <= bindparam("until"))
+_ON_RECORD = select(*_CARD_COLUMNS).where(
+    recommendations.c.record_type == bindparam("record_type"), recommendations.c.record_id == bindparam("record_id"),
+    recommendations.c.source == bindparam("source"), recommendations.c.as_of == bindparam("day"), _visible_now())
+_ON_ACCOUNT = select(*_CARD_COLUMNS).where(
+    recommendations.c.account_id == bindparam("account_id"), recommendations.c.record_type == "account",
+    recommendations.c.deal_id.is_(None), recommendations.c.source == bindparam("source"),
+    recommendations.c.as_of == bindparam("day"), _visible_now())
+_DEAL_ACCOUNT = select(deal_accounts.c.account_id).where(
+    deal_accounts.c.source == bindparam("source"), deal_accounts.c.deal_id == bindparam("deal_id"))
+
+
 class Store:
     """Persistence for runs, recommendations, feedback and cursors (thread-safe, one engine)."""
 
@@ -347,31 +369,32 @@ class Store:
 
         For a deal this includes the account-level actions (deal_id null) of its account.
         """
-        t = recommendations
-        now = now or _now()
+        return [Recommendation.from_dict(p) for p in self.card_payloads_for(source, record_type, record_id, as_of, now=now)]
+
+    def card_payloads_for(
+        self, source: str, record_type: str, record_id: str, as_of: str | date | None = None,
+        *, now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The same as recommendations_for, as the stored JSON (with the current status): the card
+        endpoint serves these as they are, without a round trip through objects."""
+        params = {"source": source, "record_type": record_type, "record_id": record_id, "now": now or _now()}
         with self._connect() as conn:
-            latest = select(func.max(t.c.as_of)).where(t.c.source == source)
-            if as_of is not None:
-                latest = latest.where(t.c.as_of <= _day(as_of))
-            day = conn.execute(latest).scalar_one_or_none()
+            if as_of is None:
+                day = conn.execute(_LATEST_DAY, params).scalar_one_or_none()
+            else:
+                day = conn.execute(_LATEST_DAY_UNTIL, {**params, "until": _day(as_of)}).scalar_one_or_none()
             if day is None:
                 return []
-            on_record = and_(t.c.record_type == record_type, t.c.record_id == record_id)
+            params["day"] = day
+            # One query per shape, each on its own index: an OR across them makes the planner scan the whole day.
+            rows = list(conn.execute(_ON_RECORD, params).all())
             if record_type == "deal" and (account_id := self._deal_account(conn, source, record_id)):
-                on_record = or_(on_record, and_(
-                    t.c.record_type == "account", t.c.deal_id.is_(None), t.c.account_id == account_id,
-                ))
-            visible = or_(t.c.status == "new", and_(t.c.status == "snoozed", t.c.snooze_until <= now))
-            rows = conn.execute(
-                select(t.c.payload, t.c.status).where(t.c.source == source, t.c.as_of == day, on_record, visible)
-                .order_by(t.c.rank.asc(), t.c.score.desc(), t.c.id)
-            ).all()
-        return [_rec(payload, status) for payload, status in rows]
+                rows += conn.execute(_ON_ACCOUNT, {**params, "account_id": account_id}).all()
+        rows.sort(key=lambda r: (r.rank, -r.score, r.id))
+        return [{**_payload(row.payload), "status": row.status} for row in rows]
 
     def _deal_account(self, conn: Connection, source: str, deal_id: str) -> str | None:
-        linked = conn.execute(
-            select(deal_accounts.c.account_id).where(deal_accounts.c.source == source, deal_accounts.c.deal_id == deal_id)
-        ).scalar_one_or_none()
+        linked = conn.execute(_DEAL_ACCOUNT, {"source": source, "deal_id": deal_id}).scalar_one_or_none()
         if linked:
             return linked
         t = recommendations
@@ -714,9 +737,12 @@ def _row(run_id: str, rec: Recommendation, now: datetime) -> dict[str, Any]:
     }
 
 
+def _payload(payload: dict[str, Any] | str) -> dict[str, Any]:
+    return json.loads(payload) if isinstance(payload, str) else payload
+
+
 def _rec(payload: dict[str, Any] | str, status: str) -> Recommendation:
-    data = json.loads(payload) if isinstance(payload, str) else payload
-    return replace(Recommendation.from_dict(data), status=status)
+    return replace(Recommendation.from_dict(_payload(payload)), status=status)
 
 
 def _event_dict(row: dict[str, Any]) -> dict[str, Any]:
