@@ -39,8 +39,12 @@ services:
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check stepwise tests bench
 
+## Every benchmark (≈ 10 minutes on 2 cores); figures go to BENCHMARKS.md.
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/engine_throughput.py
+	$(BIN)/python bench/engine_throughput.py --accounts 2000 20000 --repeat 3
+	$(BIN)/python bench/vectorisation.py --accounts 2000 --repeat 3
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || echo "wrk not installable: skipping the card bench"
+	@if command -v wrk >/dev/null; then $(BIN)/python bench/card_service.py --recommendations 100000 --seconds 15; fi
 
 clean:
 	rm -rf $(VENV) stepwise.db sample-data .pytest_cache .ruff_cache .hypothesis \
