@@ -18,6 +18,7 @@ from stepwise.engine.models.apply import EngineModels
 from stepwise.engine.products import OFFER_COLUMNS, discount_ceiling, product_offers
 from stepwise.engine.recommendation import Alternative, Factors, Recommendation, Removal, recommendation_id
 from stepwise.engine.records import CanonicalData, as_utc
+from stepwise.engine.templates import Facts
 
 PRIOR_MODEL_VERSION = "priors-1"
 RECORD_TYPE = {"deal": "deal", "lead": "lead", "account": "account"}
@@ -112,7 +113,8 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
     out = []
     for idx, cand, level in zip(chosen.index, chosen.itertuples(), urgency):
         action = catalog.by_id(cand.action_id)
-        facts = dict(rows[cand.scope][cand.record_id])
+        row = rows[cand.scope][cand.record_id]
+        extras: dict[str, Any] = {}
         account = account_rows.get(cand.account_id) if isinstance(cand.account_id, str) else None
         account_ceiling = float(ceilings[cand.account_id]) if account is not None and cand.account_id in ceilings else None
         account_offers = offers_by_account.get(cand.account_id, [])
@@ -121,8 +123,9 @@ def _explain_all(chosen, alternatives, removed, sig, offers, picks, content, cat
         if isinstance(asset, str) and assets is not None:
             a = assets.loc[asset]
             offer["asset"] = {"content_id": asset, "title": a["title"], "type": a["type"], "url": a["url"]}
-            facts.update(asset_title=a["title"], asset_url=a["url"] or "", asset_type=a["type"].replace("_", " "))
-        facts.update(_extra_facts(offer, account_ceiling, facts))
+            extras.update(asset_title=a["title"], asset_url=a["url"] or "", asset_type=a["type"].replace("_", " "))
+        extras.update(_extra_facts(offer, account_ceiling, row))
+        facts = Facts(extras, row)
         removals = tuple(audit.get((cand.scope, cand.record_id), ()))
         if cand.scope != "account" and action.products:
             removals += tuple(audit.get(("account", cand.account_id), ()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -27,14 +28,26 @@ class Count(int):
         return int.__format__(self, spec)
 
 
-class _Facts(dict):
-    """Template values: whole numbers print without decimals, unknowns as 'unknown'."""
+class Facts:
+    """Template values over one or more mappings (first wins), without copying them.
 
-    def __missing__(self, key: str) -> str:
-        return "unknown"
+    Whole numbers print without decimals, large ones with thousands separators, unknowns as
+    'unknown'.  Built once per recommendation and reused for all its texts.
+    """
+
+    __slots__ = ("maps",)
+
+    def __init__(self, *maps: Mapping[str, Any]):
+        self.maps = maps
+
+    def get(self, key: str, default: Any = None) -> Any:
+        for m in self.maps:
+            if key in m:
+                return m[key]
+        return default
 
     def __getitem__(self, key: str) -> Any:
-        value = super().__getitem__(key) if key in self else self.__missing__(key)
+        value = self.get(key)
         if isinstance(value, float):
             if math.isnan(value):
                 return "unknown"
@@ -46,5 +59,7 @@ class _Facts(dict):
         return value
 
 
-def render(text: str, facts: dict[str, Any]) -> str:
-    return text.format_map(_Facts(facts)).strip()
+def render(text: str, facts: Mapping[str, Any] | Facts) -> str:
+    if not text:
+        return ""
+    return text.format_map(facts if isinstance(facts, Facts) else Facts(facts)).strip()
