@@ -27,9 +27,18 @@ on, each computable from the tables alone relative to the as-of day:
   (seed 001);
 - leads with web visits, among them one with six visits to cloud-migration
   pages in the last week and several with pricing visits and a demo request
-  (seed 000).
+  (seed 000);
+- deal outcomes a win model can learn, but not read off: each deal has a
+  hidden health (part the account relationship, part the deal) that shows,
+  with noise, in its activity before the close — more of the buyer's side
+  writing in, the economic buyer reached rather than the champion alone,
+  demos held, fewer concerns left open — and a closed deal is won with a
+  probability rising with that health, falling with a competitor in play and a
+  deal large for its segment, higher for ordering customers; lost deals drag on
+  longer.  About 45% of closed deals are won.
 
-Everything is drawn from `numpy.random.default_rng(seed)` in a fixed order, so
+Everything is drawn from `numpy.random.default_rng(seed)` (and, for deal
+health and its traces, a second stream from the same seed) in a fixed order, so
 the same (as_of, accounts, seed) gives byte-identical CSVs.  Rows are built as
 whole columns (no Python loop per deal or activity) so 20,000 accounts, about
 two million activities, take seconds rather than hours.
@@ -384,6 +393,9 @@ class _World:
     deal: dict[str, np.ndarray] = field(default_factory=dict)
     lead: dict[str, np.ndarray] = field(default_factory=dict)
     inv: dict[str, np.ndarray] = field(default_factory=dict)
+    # A second stream for what makes deal outcomes predictable (deal health and its traces), so adding
+    # it left every other table's draws where they were.
+    signal: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------- formatting
@@ -809,14 +821,15 @@ def _deals(w: _World) -> pd.DataFrame:
     d = len(account)
     seg = acc["segment"][account]
     closed = rng.random(d) < 0.4
-    won = closed & (rng.random(d) < 0.45)
-    stage = np.where(closed, np.where(won, 4, 5), rng.choice(4, d, p=[0.25, 0.3, 0.25, 0.2]))
+    won_draw = rng.random(d)
+    open_stage = rng.choice(4, d, p=[0.25, 0.3, 0.25, 0.2])
     cycle = np.array([240.0, 150.0, 90.0])[seg]
-    amount = np.maximum(500, np.round(np.array([150_000, 40_000, 9_000])[seg] * np.exp(rng.normal(0, 0.6, d)), -2))
+    size = rng.normal(0, 0.6, d)  # log of the amount against the segment's typical deal
+    amount = np.maximum(500, np.round(np.array([150_000, 40_000, 9_000])[seg] * np.exp(size), -2))
 
     close_day = w.today - rng.integers(1, 731, d)
     closed_at = close_day * DAY + rng.integers(8 * 3600, 18 * 3600, d)
-    closed_created = closed_at - rng.uniform(14, cycle) * DAY
+    duration = rng.uniform(14, cycle)
 
     open_ = np.flatnonzero(~closed)
     age = rng.uniform(7, cycle + 60)
@@ -827,22 +840,31 @@ def _deals(w: _World) -> pd.DataFrame:
     age = np.where(stuck, np.maximum(age, stuck_days + rng.uniform(5, 60, d)), age)
     age = np.where(slipped, np.maximum(age, slip_days + rng.uniform(10, 60, d)), age)
     in_stage = rng.uniform(0.2, np.minimum(44.0, age))
+    close_date = np.where(closed, close_day, w.today + np.where(slipped, -slip_days, rng.integers(5, 121, d)))
+    competitor = np.where(rng.random(d) < 0.3, rng.integers(0, len(COMPETITORS), d), -1)
+    # The outcome follows the deal's health (visible in its activity, see _deal_rows and _activities),
+    # its size against the segment's usual deal and a competitor in play, with noise: a win model can
+    # learn it from what was known before the close, and no single trace gives it away.
+    health = _deal_health(w, account, competitor)
+    won = closed & (won_draw < _win_chance(health, size, competitor, w.acc["ordering"][account]))
+    stage = np.where(closed, np.where(won, 4, 5), open_stage)
+    # Lost deals drag on before they are given up; won ones close a little faster.
+    closed_created = closed_at - np.where(won, 0.85, 1.2) * duration * DAY
     created = np.where(closed, closed_created, w.now - age * DAY)
     changed = np.where(closed, closed_at, np.where(stuck, w.now - stuck_days * DAY, w.now - in_stage * DAY))
-    close_date = np.where(closed, close_day, w.today + np.where(slipped, -slip_days, rng.integers(5, 121, d)))
     created, changed = (np.asarray(x, dtype=np.int64) // 60 * 60 for x in (created, changed))
-    competitor = np.where(rng.random(d) < 0.3, rng.integers(0, len(COMPETITORS), d), -1)
     theme = _obj(_DEAL_THEMES)[rng.integers(0, len(_DEAL_THEMES), d)]
     next_step = np.where(closed, "", _obj([s for row in _NEXT_STEPS for s in row])[
         np.minimum(stage, 3) * 3 + rng.integers(0, 3, d)]).astype(object)
 
     order = np.argsort(created, kind="stable")
-    account, stage, closed, won, amount, created, changed, close_date, competitor, theme, next_step = (
+    account, stage, closed, won, amount, created, changed, close_date, competitor, theme, next_step, health = (
         x[order] for x in (account, stage, closed, won, amount, created, changed, close_date, competitor, theme,
-                           next_step))
+                           next_step, health))
     ids = _ids("DEAL-", d, max(6, len(str(d))))
     w.deal = {"ids": ids, "account": account, "stage": stage, "closed": closed, "created": created,
-              "changed": changed, "competitor": competitor, "pattern": _deal_patterns(w, stage, closed, created)}
+              "changed": changed, "competitor": competitor, "health": health,
+              "pattern": _deal_patterns(w, stage, closed, created)}
     return _frame("deals", {
         "deal_id": ids, "account_id": acc["ids"][account], "stage": _obj(STAGES)[stage],
         "name": acc["names"][account] + " - " + theme, "amount": _num(amount),
@@ -851,6 +873,24 @@ def _deals(w: _World) -> pd.DataFrame:
         "probability": _num(_PROBABILITY[stage]), "competitor": _ref(_obj(COMPETITORS), competitor),
         "is_closed": _bool(closed), "is_won": _bool(won), "next_step": next_step,
     })
+
+
+def _deal_health(w: _World, account: np.ndarray, competitor: np.ndarray) -> np.ndarray:
+    """A deal's hidden health (≈ standard normal): part the account relationship, part the deal itself.
+
+    It never appears in a table; it shows only through the deal's activity (who is engaged, who
+    writes in, demos, objections) and the outcome.
+    """
+    relationship = w.signal.standard_normal(w.n)
+    own = w.signal.standard_normal(len(account))
+    # A competitor in play makes the buyer harder to engage, a little.
+    return 0.5 * relationship[account] + 0.85 * own - 0.15 * (competitor >= 0)
+
+
+def _win_chance(health: np.ndarray, size: np.ndarray, competitor: np.ndarray, ordering: np.ndarray) -> np.ndarray:
+    """P(won | closed): about 0.45 overall; higher for healthy deals, existing customers, usual-sized deals."""
+    logit = -0.3 + 1.35 * health - 0.45 * (competitor >= 0) - 0.6 * size + 0.35 * ordering
+    return 1 / (1 + np.exp(-logit))
 
 
 def _deal_patterns(w: _World, stage: np.ndarray, closed: np.ndarray, created: np.ndarray) -> np.ndarray:
@@ -935,7 +975,8 @@ def _deal_rows(w: _World) -> _Rows:
     start = created + DAY
     end = np.maximum(end, start + 2 * 3600)
 
-    count = 2 + rng.poisson(16, d)
+    health = deal["health"]
+    count = 2 + rng.poisson(16 * np.exp(0.15 * health))
     row_deal = np.repeat(np.arange(d), count)
     r = len(row_deal)
     t = start[row_deal] + rng.random(r) * (end - start)[row_deal]
@@ -953,7 +994,15 @@ def _deal_rows(w: _World) -> _Rows:
         kind[rows] = np.searchsorted(np.cumsum(_TYPE_W[p]) / _TYPE_W[p].sum(), u_kind[rows], side="right")
         topic[rows] = np.searchsorted(np.cumsum(_TOPIC_W[p]) / _TOPIC_W[p].sum(), u_topic[rows], side="right")
     kind = np.minimum(kind, 6)
+    # Healthy deals get demos (a meeting becomes one), weak ones rarely see one through.
+    h, sig = health[row_deal], w.signal.random((2, r))
+    kind = np.where((kind == 2) & (sig[0] < 0.35 * _sigmoid(2 * h - 1)), 5, kind)
+    kind = np.where((kind == 5) & (sig[0] < 0.7 * _sigmoid(-2 * h)), 2, kind)
     topic = np.select([kind == 4, kind == 5, kind == 6], [_QUOTE, _DEMO, _TASK], np.minimum(topic, 14))
+    # Weak deals raise concerns that stay open; in healthy ones they are rare (talk moves on).
+    talk = topic <= 14
+    topic = np.where(talk & (topic != 11) & (sig[1] < 0.22 * _sigmoid(-2 * h - 0.5)), 11, topic)
+    topic = np.where(talk & (topic == 11) & (sig[1] > 1 - 0.7 * _sigmoid(2 * h)), 14, topic)
     # Only deals with a competitor talk about one; elsewhere the topic is mostly a plain check-in,
     # sometimes an explicit "no other vendors" (a negation the detector must not count).
     no_competitor = (topic == _COMPETITOR_TOPIC) & (deal["competitor"][row_deal] < 0)
@@ -1020,6 +1069,7 @@ def _activities(w: _World) -> tuple[pd.DataFrame, np.ndarray]:
     r = len(talk.t)
     t = _office_hours(np.asarray(talk.t, dtype=np.int64))
     account = talk.account
+    health = np.where(talk.deal >= 0, w.deal["health"][np.maximum(talk.deal, 0)], 0.0)
 
     # Who was on the other side; champion-only accounts talk to nobody else lately (multi-threading gap).
     with_contact = np.isin(talk.type, [0, 1, 2, 4, 5])
@@ -1027,9 +1077,15 @@ def _activities(w: _World) -> tuple[pd.DataFrame, np.ndarray]:
     contact = np.where(with_contact, offset + (rng.random(r) * count).astype(int), -1)
     open_accounts = np.unique(w.deal["account"][~w.deal["closed"]])
     champion_only = _pick(rng, open_accounts, 0.25, w.n)
+    # Weak deals stay single-threaded on the champion; healthy ones reach the economic buyer.
+    on_deal, pick = with_contact & (talk.deal >= 0), w.signal.random(r)
+    contact = np.where(on_deal & (pick < 0.6 * _sigmoid(-1.5 * health - 0.5)), offset, contact)
+    contact = np.where(on_deal & (pick > 1 - 0.3 * _sigmoid(1.5 * health - 0.5)), offset + 1, contact)
     contact = np.where(with_contact & champion_only[account] & (t > w.now - 30 * DAY), offset, contact)
 
-    inbound_share = np.array([0.45, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0])[talk.type]
+    # The buyer's side writes and calls in more on healthy deals; weak ones are rep-driven.
+    inbound_share = np.array([0.45, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0])[talk.type] * np.where(
+        talk.deal >= 0, 2 * _sigmoid(0.9 * health), 1.0)
     direction = np.where(np.isin(talk.type, [3, 6]), -1, (rng.random(r) >= inbound_share).astype(int))
     direction[(talk.deal < 0) & (talk.topic == _DATASHEET)] = 0
 
@@ -1057,6 +1113,10 @@ def _activities(w: _World) -> tuple[pd.DataFrame, np.ndarray]:
         "body": np.r_[body, _obj([SITE + p[1] for p in _PAGES])[page]][order],
     }
     return _frame("activities", columns), last_engaged
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
 
 
 def _office_hours(t: np.ndarray) -> np.ndarray:
@@ -1133,7 +1193,8 @@ def generate_company(as_of: date | str | pd.Timestamp, accounts: int = 300, seed
         raise ValueError("accounts must be at least 1")
     day = as_utc(pd.Timestamp(as_of)).normalize()
     now = int(day.value // 10**9)
-    w = _World(rng=np.random.default_rng(seed), now=now, today=now // DAY, n=int(accounts), year=day.year)
+    w = _World(rng=np.random.default_rng(seed), now=now, today=now // DAY, n=int(accounts), year=day.year,
+               signal=np.random.default_rng([seed, 1]))
     tables: dict[str, pd.DataFrame] = {}
     tables["products"], tables["stock"] = _products(w)
     tables["accounts"] = _accounts(w)

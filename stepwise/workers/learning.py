@@ -32,7 +32,8 @@ def pull(source: str) -> tuple[str, CanonicalData]:
 def train_and_store(data: CanonicalData, source: str, as_of: str, database_url: str) -> ModelBundle:
     from stepwise.integration.model_store import ModelStore
 
-    bundle = training.train(data, as_of)
+    # Accepted recommendations count as actions taken (with the activities that are actions).
+    bundle = training.train(data, as_of, feedback=accepted_feedback(database_url, source))
     evaluation = training.evaluate(data, as_of)
     bundle.metrics["out_of_time"] = _headline(evaluation)
     for note in bundle.notes:
@@ -46,6 +47,17 @@ def train_and_store(data: CanonicalData, source: str, as_of: str, database_url: 
     finally:
         store.close()
     return bundle
+
+
+def accepted_feedback(database_url: str, source: str) -> pd.DataFrame:
+    """The reps' answers in the store: its feedback events joined to their recommendations."""
+    from stepwise.integration.store import Store
+
+    store = Store(database_url)
+    try:
+        return store.feedback_history(source)
+    finally:
+        store.close()
 
 
 def predict(data: CanonicalData, as_of: str, bundle: ModelBundle | None = None) -> dict[str, Any]:

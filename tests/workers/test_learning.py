@@ -108,3 +108,60 @@ def test_evaluate_writes_the_report_with_baselines(company, tmp_path):
         assert needle in text
     for png in ("calibration.png", "gain.png", "reorder_precision_at_k.png", "acceptance_by_action.png"):
         assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_training_learns_success_rates_and_the_cards_use_them(company):
+    """After `train`, common actions carry a success rate from history and their impact moves with it."""
+    from stepwise.engine.catalog import load_catalog
+    from stepwise.engine.models.apply import COLD_START_NOTE, EngineModels
+    from stepwise.engine.models.training import train
+    from stepwise.engine.run import recommend
+
+    bundle = train(company, END)
+    eff = bundle.metrics["effectiveness"]
+    assert bundle.effectiveness is not None and eff["actions_with_rate"] >= 10
+    assert {"book_feature_demo", "follow_up_quote", "call_for_replenishment"} <= set(eff["rates"])
+
+    catalog = load_catalog()
+    before = {(r.record_id, r.action_id): r for r in recommend(company, END, catalog).recommendations}
+    after = recommend(company, END, catalog, models=EngineModels(effectiveness=bundle.effectiveness,
+                                                                  exploration_share=0)).recommendations
+    learned = set(eff["rates"])
+    with_rate = [r for r in after if r.action_id in learned]
+    assert with_rate and all(r.success_rate is not None and 0 < r.success_rate < 1 for r in with_rate)
+    assert all(COLD_START_NOTE not in r.why for r in with_rate)
+    # Actions history says little about keep the catalog's impact, and say so.
+    cold = [r for r in after if r.action_id not in learned and r.record_type != "lead"]
+    assert all(r.success_rate is None for r in cold)
+    assert any(COLD_START_NOTE in r.why for r in cold)
+    # Impact follows the rate: above-average actions gain, below-average ones lose.
+    moved = [(r.factors.impact - before[(r.record_id, r.action_id)].factors.impact, r.success_rate)
+             for r in with_rate if (r.record_id, r.action_id) in before]
+    overall = eff["overall_rate"]
+    assert any(d > 0 for d, rate in moved if rate > overall * 1.05)
+    assert any(d < 0 for d, rate in moved if rate < overall * 0.95)
+
+
+def test_train_and_store_learns_from_accepted_recommendations(company, tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    from stepwise.engine.catalog import load_catalog
+    from stepwise.engine.run import recommend
+    from stepwise.integration.store import Store
+
+    store = Store(url)
+    run = store.start_run("files", DAY, "priors-1")
+    recs = [r for r in recommend(company, DAY, load_catalog(), source="files").recommendations
+            if r.record_type == "deal"][:5]
+    store.upsert_recommendations(run, recs)
+    for r in recs:
+        store.record_feedback(r.id, "accepted", "rep_01")
+    feedback = learning.accepted_feedback(url, "files")
+    assert set(feedback["status"]) == {"accepted"} and len(feedback) == 5
+    # Accepted just now: until their 90-day window has passed they wait (no invented outcomes) …
+    bundle = learning.train_and_store(company, "files", END, url)
+    assert "accepted" not in bundle.metrics["effectiveness"]["from"]
+    # … and once it has, they count (deals still open after 90 days: not won within the window).
+    later = (pd.to_datetime(feedback["updated_at"], utc=True).max() + pd.Timedelta(days=91)).strftime("%Y-%m-%d")
+    bundle = learning.train_and_store(company, "files", later, url)
+    assert bundle.metrics["effectiveness"]["from"]["accepted"] >= 1
+    assert ModelStore(url).latest("files").effectiveness is not None

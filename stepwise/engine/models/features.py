@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stepwise.engine.records import OPEN_STAGES, CanonicalData
+from stepwise.engine.topics import mentions_of
 
 _SENIORITY = [
     (3, r"\bchief\b|\bc[eiotfm]o\b|founder|owner|president"),
@@ -20,7 +21,9 @@ _SENIORITY = [
 
 DEAL_NUMERIC = ["log_amount", "age_days", "days_since_touch", "touches_14d", "touches_30d", "inbound_30d",
                 "touches_total", "touches_per_week", "quotes", "demos", "has_competitor",
+                "inbound_share", "contacts_engaged", "economic_buyer_engaged", "objections", "objection_share",
                 "account_won_before", "account_lost_before", "account_orders_365d"]
+OBJECTION_FLAG = "_objection"  # precomputed per activity by objection_flags (text is the slow part)
 DEAL_CATEGORICAL = ["segment", "industry"]
 ACCOUNT_NUMERIC = ["orders_count", "days_since_last_order", "mean_interval", "median_interval", "interval_cv",
                    "tenure_days", "orders_365d", "orders_90d", "due_ratio", "last_interval_ratio"]
@@ -69,9 +72,24 @@ def deal_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
     out["touches_total"] = acts.groupby("deal_id").size().reindex(idx)
     out["quotes"] = (acts["type"] == "quote_sent").groupby(by).sum().reindex(idx)
     out["demos"] = (acts["type"] == "demo").groupby(by).sum().reindex(idx)
-    counts = ["touches_14d", "touches_30d", "inbound_30d", "touches_total", "quotes", "demos"]
+    # Who is engaged and how the buyer responds, as known on the day: replies and calls in, how many
+    # people (the economic buyer among them), and concerns raised in the text (negations excluded).
+    directed = acts["direction"].isin(["inbound", "outbound"])
+    out["inbound_total"] = (acts["direction"] == "inbound").groupby(by).sum().reindex(idx)
+    out["directed_total"] = directed.groupby(by).sum().reindex(idx)
+    out["contacts_engaged"] = acts.groupby("deal_id")["contact_id"].nunique().reindex(idx)
+    contacts = view.table("contacts")
+    buyers = set(contacts.loc[contacts["role"] == "economic_buyer", "contact_id"])
+    out["economic_buyer_engaged"] = acts["contact_id"].isin(buyers).groupby(by).any().reindex(idx)
+    flags = acts[OBJECTION_FLAG] if OBJECTION_FLAG in acts else objection_flags(acts)
+    out["objections"] = flags.groupby(by).sum().reindex(idx)
+    counts = ["touches_14d", "touches_30d", "inbound_30d", "touches_total", "quotes", "demos", "inbound_total",
+              "directed_total", "contacts_engaged", "economic_buyer_engaged", "objections"]
     out[counts] = out[counts].fillna(0).astype(float)
     out["touches_per_week"] = out["touches_total"] / np.maximum(out["age_days"], 7) * 7
+    out["inbound_share"] = out["inbound_total"] / np.maximum(out["directed_total"], 1)
+    out["objection_share"] = out["objections"] / np.maximum(out["touches_total"], 1)
+    out = out.drop(columns=["inbound_total", "directed_total"])
     out["days_since_touch"] = out["days_since_touch"].fillna(out["age_days"])
 
     # The account's track record as known on the day (the view already hides later outcomes).
@@ -85,6 +103,12 @@ def deal_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
     recent = orders[_days(day, orders["ordered_at"]) <= 365].groupby("account_id").size()
     out["account_orders_365d"] = recent.reindex(out["account_id"]).fillna(0).to_numpy()
     return out
+
+
+def objection_flags(activities: pd.DataFrame) -> pd.Series:
+    """1 where an activity's text raises a concern or objection (\"no concerns\" does not count)."""
+    text = activities["subject"].fillna("") + ". " + activities["body"].fillna("")
+    return (mentions_of(text, "objection") > 0).astype(float)
 
 
 # ─────────────────────────────── accounts (reorder) ───────────────────────────────

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from stepwise.engine.history import as_known_on, closed_at, lead_decided_by
+from stepwise.engine.models.action_events import action_events
 from stepwise.engine.models.base import GroupRate, auc, brier, precision_at_k
 from stepwise.engine.models.effectiveness import ActionEffectiveness
 from stepwise.engine.models.features import (
+    OBJECTION_FLAG,
     account_order_features,
     deal_features,
     lead_features,
+    objection_flags,
     open_leads,
     orders_within,
 )
@@ -62,8 +65,12 @@ def win_set(data: CanonicalData, days: list[pd.Timestamp]) -> tuple[pd.DataFrame
     outcome = pd.Series(closed["is_won"].astype(bool).to_numpy(), index=closed["deal_id"])
     done_at = pd.Series(closed_at(closed).to_numpy(), index=closed["deal_id"])
     frames = []
+    activities = data.table("activities")
+    activities = activities[activities["deal_id"].notna()]
+    activities = activities.assign(**{OBJECTION_FLAG: objection_flags(activities)})  # once, not per snapshot
     for day in days:
-        light = CanonicalData(accounts=data.accounts, deals=data.deals, activities=data.activities, orders=data.orders)
+        light = CanonicalData(accounts=data.accounts, deals=data.deals, activities=activities, orders=data.orders,
+                              contacts=data.contacts)
         X = deal_features(as_known_on(light, day), day)
         X = X[X.index.isin(outcome.index) & (done_at.reindex(X.index) > day).to_numpy()]
         frames.append(X.assign(snapshot=day))
@@ -97,8 +104,14 @@ def lead_set(data: CanonicalData, day: pd.Timestamp, created_before: pd.Timestam
 
 # ─────────────────────────────── train / predict ───────────────────────────────
 def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730, step_days: int = 28,
-          horizon_days: int = 14, effectiveness_events: pd.DataFrame | None = None) -> ModelBundle:
-    """Fit every model on what was known on `as_of` (the data is cut here first, whatever was passed)."""
+          horizon_days: int = 14, effectiveness_events: pd.DataFrame | None = None,
+          feedback: pd.DataFrame | None = None, effectiveness: bool = True) -> ModelBundle:
+    """Fit every model on what was known on `as_of` (the data is cut here first, whatever was passed).
+
+    Action effectiveness learns from `effectiveness_events` when given, else from the history itself
+    (activities that are catalog actions, and the reps' accepted recommendations in `feedback`, each
+    followed by its outcome: see action_events.py).  `effectiveness=False` skips it (predict needs none).
+    """
     day = as_utc(as_of)
     known = as_known_on(data, day)
     start = day - pd.Timedelta(days=window_days)
@@ -114,14 +127,29 @@ def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730
         if not model.fitted_:
             notes.append(f"{name}: too little history ({model.n_train_} examples): predicting the base rate "
                          f"{model.base_rate_:.2f}")
-    effectiveness = None
-    if effectiveness_events is not None and not effectiveness_events.empty:
-        effectiveness = ActionEffectiveness().fit(effectiveness_events)
+    events = effectiveness_events
+    if events is None and effectiveness:
+        events = action_events(known, day, feedback)
+    learned = None
+    if events is not None and not events.empty:
+        learned = ActionEffectiveness().fit(events)
     metrics = {"train_rows": {"win": len(yw), "lead": len(yl), "reorder": len(yr)},
-               "base_rate": {"win": win.base_rate_, "lead": lead.base_rate_, "reorder": reorder.base_rate_}}
+               "base_rate": {"win": win.base_rate_, "lead": lead.base_rate_, "reorder": reorder.base_rate_},
+               "effectiveness": _effectiveness_metrics(events, learned)}
     return ModelBundle(version=f"{MODEL_FAMILY}@{day:%Y-%m-%d}", trained_as_of=f"{day:%Y-%m-%d}",
                        train_from=f"{start:%Y-%m-%d}", win=win, lead=lead, reorder=reorder,
-                       effectiveness=effectiveness, metrics=metrics, notes=notes)
+                       effectiveness=learned, metrics=metrics, notes=notes)
+
+
+def _effectiveness_metrics(events: pd.DataFrame | None, learned: ActionEffectiveness | None) -> dict[str, Any]:
+    """How much history the success rates stand on: events, and the actions that have a rate."""
+    if events is None or events.empty or learned is None:
+        return {"events": 0, "actions_with_rate": 0, "overall_rate": None, "rates": {}}
+    evidence = events["evidence"].value_counts().to_dict() if "evidence" in events else {}
+    return {"events": int(len(events)), "from": {str(k): int(v) for k, v in evidence.items()},
+            "actions_with_rate": int(len(learned.action_rate_)), "overall_rate": round(learned.overall_, 4),
+            "rates": {a: {"rate": round(float(r), 4), "n": int(learned.action_n_[a])}
+                      for a, r in learned.action_rate_.sort_index().items()}}
 
 
 def predict(data: CanonicalData, as_of: str | pd.Timestamp, bundle: ModelBundle | None = None) -> dict[str, Any]:
@@ -130,7 +158,7 @@ def predict(data: CanonicalData, as_of: str | pd.Timestamp, bundle: ModelBundle 
     if bundle is not None and as_utc(bundle.trained_as_of) > day:
         raise ValueError(f"model {bundle.version} was trained after {day:%Y-%m-%d}: it has seen the future")
     known = as_known_on(data, day)
-    bundle = bundle or train(known, day)
+    bundle = bundle or train(known, day, effectiveness=False)
     out: dict[str, Any] = {"model_version": bundle.version, "deals": [], "accounts": [], "leads": []}
     if data.deals is not None:
         X = deal_features(known, day).sort_index()
