@@ -17,6 +17,8 @@ from stepwise.engine.recommendation import Recommendation
 
 OBJECT = "Stepwise_Recommendation__c"
 EXTERNAL_ID = "Stepwise_Id__c"
+#: the custom Activity field (Task.Stepwise_Recommendation_Id__c) that makes "accept → Task" idempotent
+TASK_MARKER = "Stepwise_Recommendation_Id__c"
 
 FieldType = Literal["Text", "LongTextArea", "Number", "Percent", "Date", "Picklist", "Lookup"]
 
@@ -101,6 +103,37 @@ def to_fields(rec: Recommendation) -> dict[str, Any]:
 def expired_fields(rec_id: str) -> dict[str, Any]:
     """What marks a recommendation that is no longer current: kept for the record, hidden from reps."""
     return {EXTERNAL_ID: rec_id, "Status__c": "Expired"}
+
+
+def task_fields(rec: Recommendation, owner_id: str | None = None) -> dict[str, Any] | None:
+    """The Task an accepted recommendation becomes: on the opportunity (or account), or on the lead.
+
+    Subject = the title, Description = why, then how as steps, due on the best-before day,
+    owned by the rep when their user id is known.  None when there is no Salesforce record.
+    """
+    what = _sf_id(rec.deal_id) or _sf_id(rec.account_id) if rec.record_type != "lead" else None
+    who = _sf_id(rec.lead_id) if rec.record_type == "lead" else None
+    if not what and not who:
+        return None
+    steps = "\n".join(f"- {step}" for step in rec.how)
+    description = "\n".join(rec.why) + (f"\n\nHow:\n{steps}" if steps else "")
+    fields: dict[str, Any] = {
+        "Subject": _cut(rec.title, 255),
+        "Description": _cut(description.strip() + f"\n\n(Stepwise recommendation {rec.id})", 32000),
+        TASK_MARKER: rec.id,
+        "ActivityDate": _date(rec.best_before),
+    }
+    if rec.urgency == "HIGH":
+        fields["Priority"] = "High"
+    fields["WhatId" if what else "WhoId"] = what or who
+    owner = _sf_id(owner_id or rec.owner_id)
+    if owner and owner.startswith("005"):  # a User (a queue cannot own a Task)
+        fields["OwnerId"] = owner
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def offer_text(offer: dict[str, Any]) -> str:

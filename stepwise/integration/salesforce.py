@@ -1,13 +1,19 @@
 """The Salesforce connector: pull changed records into canonical tables, write recommendations back.
 
-Pull: one SOQL query per mapped object (Opportunity carries its contact roles in a
-relationship sub-query), paged by `nextRecordsUrl` at 2,000 rows per call.  With a
+Pull: one SOQL query per mapped object (Opportunity carries its contact roles and
+product lines in relationship sub-queries), paged by `nextRecordsUrl` at 2,000 rows per
+call; a query whose first page says it has more than `bulk_threshold` rows (or an object
+whose last copy was that big, read whole again) goes through a Bulk API 2.0 query job
+instead, its children read as their own objects (Bulk 2.0 has no sub-queries).  Optional
+objects (Orders, Contracts, products…) the org lacks are skipped after one describeGlobal.  With a
 store, each object's cursor is its highest `SystemModstamp` seen; the next sync asks
 for `SystemModstamp > cursor - overlap` through queryAll, so deletions arrive in the
 same call (`IsDeleted = true`) instead of costing a second query per object.  The
 changes are applied to a local mirror (salesforce_mirror.py), so the engine still
 sees every record.  Push: Stepwise_Recommendation__c upserted by Stepwise_Id__c,
-1,000 records per API call, and the ones no longer current set to Expired.
+1,000 records per API call, and the ones no longer current set to Expired (a deleted
+record has no current recommendation, so its cards expire on the same push; `expire_deleted`
+does the same in Stepwise's store).  Accept → a Task for the rep (`apply_response`, a setting).
 
 Every call goes through salesforce_client (timeout, limiter, retries, counting).
 """
@@ -16,21 +22,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from simple_salesforce.exceptions import SalesforceMalformedRequest
+from sqlalchemy import or_, update
 
 from stepwise.cards.salesforce_fields import (
     EXTERNAL_ID,
     OBJECT,
     REP_FIELDS,
     STATUS_FROM_SALESFORCE,
+    TASK_MARKER,
     expired_fields,
+    task_fields,
     to_fields,
 )
 from stepwise.engine.recommendation import Recommendation
@@ -39,6 +51,7 @@ from stepwise.integration.base import Connector, ConnectorError, PushResult, reg
 from stepwise.integration.salesforce_client import CallPolicy, SalesforceClient, connect
 from stepwise.integration.salesforce_mapping import (
     CONTACT_ROLES,
+    DEAL_LINES,
     PARENT_ID,
     SF_ID,
     ChildMapping,
@@ -50,13 +63,24 @@ from stepwise.integration.salesforce_mapping import (
 )
 from stepwise.integration.salesforce_mirror import Mirror
 from stepwise.integration.salesforce_writeback import upsert
-from stepwise.integration.store import NotFound, Store
+from stepwise.integration.store import NotFound, Store, recommendations
 from stepwise.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 SOURCE = "salesforce"
 FEEDBACK_CURSOR = f"{OBJECT}:feedback"
+#: which deleted records' ids match which column of a stored recommendation
+DELETED_COLUMNS = {"deals": "deal_id", "leads": "lead_id", "accounts": "account_id"}
+
+
+class SalesforceOptions(BaseSettings):
+    """Salesforce knobs beyond the credentials in stepwise.settings (same 12-factor environment)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    create_tasks: bool | None = Field(None, validation_alias="STEPWISE_SALESFORCE_CREATE_TASKS")
+    bulk_threshold: int | None = Field(None, ge=0, validation_alias="STEPWISE_SALESFORCE_BULK_THRESHOLD")
 
 
 @dataclass
@@ -68,6 +92,7 @@ class SyncReport:
     deleted: dict[str, list[str]] = field(default_factory=dict)
     skipped: int = 0
     skipped_objects: list[str] = field(default_factory=list)
+    bulk_objects: list[str] = field(default_factory=list)
     feedback: int = 0
     calls: int = 0
 
@@ -93,9 +118,12 @@ class SalesforceConnector(Connector):
 
     def __init__(self, client: SalesforceClient, mapping: SalesforceMapping | None = None, *,
                  store: Store | None = None, mirror_dir: str | Path | None = None, full: bool = False,
-                 write_attempts: int = 3, write_backoff: float = 1.0):
+                 write_attempts: int = 3, write_backoff: float = 1.0, create_tasks: bool | None = None,
+                 bulk_threshold: int | None = None):
         self.client = client
         self.mapping = mapping or load_mapping()
+        self.create_tasks = self.mapping.create_tasks if create_tasks is None else create_tasks
+        self.bulk_threshold = self.mapping.bulk_threshold if bulk_threshold is None else bulk_threshold
         self.store = store
         self.mirror = Mirror(mirror_dir) if mirror_dir is not None else None
         self.full = full
@@ -108,11 +136,13 @@ class SalesforceConnector(Connector):
                       store: Store | None = None, mirror_dir: str | Path | None = None, full: bool = False,
                       policy: CallPolicy | None = None) -> SalesforceConnector:
         settings = settings or get_settings()
+        options = SalesforceOptions()
         mapping = load_mapping(mapping_path)
         client = connect(settings, policy=policy, version=mapping.api_version)
         if mirror_dir is None and store is not None:
             mirror_dir = default_mirror_dir(client.instance)
-        return cls(client, mapping, store=store, mirror_dir=mirror_dir, full=full)
+        return cls(client, mapping, store=store, mirror_dir=mirror_dir, full=full,
+                   create_tasks=options.create_tasks, bulk_threshold=options.bulk_threshold)
 
     # -- pull -------------------------------------------------------------------------
 
@@ -124,9 +154,13 @@ class SalesforceConnector(Connector):
         cursors: dict[str, str] = {}
         deltas: dict[str, _Delta] = {}
         issues: list[RowIssue] = []
+        absent = self._absent_optional_objects(mode)
         for obj in self.mapping.objects:
+            if obj.sobject in absent:
+                report.skipped_objects.append(obj.sobject)
+                continue
             cursor = since if mode == "since" else self._cursor(obj.sobject) if mode == "incremental" else None
-            batch = self._query_object(obj, cursor)
+            batch = self._query_object(obj, cursor, report)
             if batch is None:
                 report.skipped_objects.append(obj.sobject)
                 continue
@@ -178,12 +212,45 @@ class SalesforceConnector(Connector):
             return None
         return self.store.get_cursor(SOURCE, self.cursor_key(sobject))
 
-    def _query_object(self, obj: ObjectMapping, cursor: str | None):
+    def _absent_optional_objects(self, mode: str) -> set[str]:
+        """Optional objects the org does not have: one describeGlobal on a full read, remembered for
+        incremental ones (an object the org gains later is picked up by the next full sync)."""
+        optional = {o.sobject for o in self.mapping.objects if o.optional}
+        if not optional:
+            return set()
+        noted = self.mirror.note("absent-objects") if self.mirror is not None and mode == "incremental" else None
+        if noted is not None:
+            absent = set(filter(None, noted.split(",")))
+        else:
+            try:
+                names = self.client.sobject_names()
+            except SalesforceMalformedRequest:
+                return set()  # then each query says INVALID_TYPE itself
+            absent = {name for name in optional if name not in names}
+            if self.mirror is not None and mode != "since":
+                self.mirror.note("absent-objects", ",".join(sorted(absent)))
+        if absent:
+            tables = sorted({o.table for o in self.mapping.objects if o.sobject in absent})
+            log.info("salesforce: the org has no %s (or this user cannot read them): %s skipped",
+                     ", ".join(sorted(absent)), ", ".join(tables))
+        return absent
+
+    def _query_object(self, obj: ObjectMapping, cursor: str | None, report: SyncReport | None = None):
         since = _soql_datetime(cursor, self.mapping.overlap_seconds) if cursor else None
-        soql = obj.soql(since, with_deleted=since is not None)
+        deleted = since is not None
         try:
-            records = self.client.query_iter(soql, include_deleted=since is not None)
-            return map_records(obj, records, children_of=self._children)
+            if self._bulk_straight_away(obj, cursor):
+                records, children_of = self._bulk(obj, since, report)
+            else:
+                page = self.client.query_page(obj.soql(since, with_deleted=deleted), include_deleted=deleted)
+                total = int(page.get("totalSize") or 0)
+                if self._bulk_allowed(obj) and total > self.bulk_threshold:
+                    log.info("salesforce: %s has %d rows to read (over %d): using Bulk API 2.0",
+                             obj.sobject, total, self.bulk_threshold)
+                    records, children_of = self._bulk(obj, since, report)
+                else:
+                    records, children_of = self.client.rest_of(page), self._children
+            return map_records(obj, records, children_of=children_of)
         except SalesforceMalformedRequest as exc:
             code, message = _sf_error(exc)
             if obj.optional and code == "INVALID_TYPE":
@@ -192,6 +259,35 @@ class SalesforceConnector(Connector):
             raise ConnectorError(
                 f"Salesforce refused the {obj.sobject} query ({code}: {message}); "
                 f"fix {self.mapping.origin} or run `stepwise check salesforce`") from None
+
+    def _bulk_allowed(self, obj: ObjectMapping) -> bool:
+        return self.bulk_threshold > 0 and all(c.flat_soql() for c in obj.children)
+
+    def _bulk_straight_away(self, obj: ObjectMapping, cursor: str | None) -> bool:
+        """A whole-object read (first sync, --full, changed mapping) of an object whose last copy was
+        over the threshold skips the REST probe page: Bulk API 2.0 from the start."""
+        if cursor is not None or self.mirror is None or not self._bulk_allowed(obj) or not self.mirror.has(obj.sobject):
+            return False
+        previous = self.mirror.get(obj.sobject)
+        return previous is not None and len(previous) > self.bulk_threshold
+
+    def _bulk(self, obj: ObjectMapping, since: str | None, report: SyncReport | None):
+        """The object's records through a Bulk API 2.0 query job; its children through one job each."""
+        if report is not None:
+            report.bulk_objects.append(obj.sobject)
+        kids: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for child in obj.children:
+            by_parent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for kid in self.client.bulk_query_iter(str(child.flat_soql(since))):
+                by_parent[str(kid.get(str(child.parent_field)))].append(kid)
+            kids[child.relationship] = by_parent
+
+        def children_of(record: dict[str, Any], child: ChildMapping) -> list[dict[str, Any]]:
+            return kids.get(child.relationship, {}).get(str(record.get("Id")), [])
+
+        soql = obj.soql(since, with_deleted=since is not None, subqueries=False)
+        records: Iterator[dict[str, Any]] = self.client.bulk_query_iter(soql, include_deleted=since is not None)
+        return records, children_of
 
     def _children(self, record: dict[str, Any], child: ChildMapping) -> list[dict[str, Any]]:
         """A relationship sub-query's records, following its own nextRecordsUrl when it was paged."""
@@ -239,6 +335,12 @@ class SalesforceConnector(Connector):
     def _canonical(self, raw: dict[str, pd.DataFrame], issues: list[RowIssue], complete: bool) -> CanonicalData:
         data = CanonicalData()
         roles = raw.pop(CONTACT_ROLES, None)
+        lines = raw.pop(DEAL_LINES, None)
+        if lines is not None and self.mapping.won_opportunities_as_orders and "deals" in raw:
+            won_orders, won_lines = won_deals_as_orders(raw["deals"], lines)
+            for name, extra in (("orders", won_orders), ("order_lines", won_lines)):
+                if not extra.empty:
+                    raw[name] = pd.concat([raw[name], extra], ignore_index=True) if name in raw else extra
         for name, frame in raw.items():
             if name == "contacts" and roles is not None:
                 frame = contact_roles_into(frame, roles)
@@ -310,6 +412,80 @@ class SalesforceConnector(Connector):
                  self.last_push.written, self.last_push.expired, len(outcome.failed), self.last_push.calls)
         return PushResult(written=len(written), failed=list(outcome.failed))
 
+    # -- a rep accepted: a Task ---------------------------------------------------------
+
+    def apply_response(self, rec: Recommendation, action: str, owner_id: str | None = None) -> str | None:
+        """Accepted → a Task on the opportunity (account, lead) for the rep; returns the Task's id.
+
+        Off unless STEPWISE_SALESFORCE_CREATE_TASKS (or `create_tasks: true` in the mapping).
+        Idempotent per recommendation: the Task carries Stepwise_Recommendation_Id__c, and an
+        existing one is returned instead of creating another (a worker's retry, a second accept).
+        """
+        if action != "accepted" or not self.create_tasks:
+            return None
+        fields = task_fields(rec, owner_id)
+        if fields is None:
+            log.info("salesforce: %s has no Salesforce record to put a Task on", rec.id)
+            return None
+        existing = self._task_for(rec.id, fields)
+        if existing:
+            return existing
+        try:
+            created = self.client.restful("sobjects/Task/", method="POST", json=fields) or {}
+        except SalesforceMalformedRequest as exc:
+            code, message = _sf_error(exc)
+            if "OwnerId" in fields and code in ("INACTIVE_OWNER_OR_USER", "INVALID_CROSS_REFERENCE_KEY",
+                                                "FIELD_INTEGRITY_EXCEPTION"):
+                log.warning("salesforce: the Task for %s cannot be owned by %s (%s); created for the integration user",
+                            rec.id, fields["OwnerId"], code)
+                created = self.client.restful("sobjects/Task/", method="POST",
+                                              json={k: v for k, v in fields.items() if k != "OwnerId"}) or {}
+            else:
+                raise ConnectorError(f"Salesforce refused the Task for {rec.id} ({code}: {message})") from None
+        task_id = created.get("id")
+        log.info("salesforce: Task %s created for %s", task_id, rec.id)
+        return str(task_id) if task_id else None
+
+    def _task_for(self, rec_id: str, fields: dict[str, Any]) -> str | None:
+        anchor = "WhatId" if fields.get("WhatId") else "WhoId"
+        soql = (f"SELECT Id FROM Task WHERE {anchor} = '{_soql_text(fields[anchor])}' "
+                f"AND {TASK_MARKER} = '{_soql_text(rec_id)}' LIMIT 1")
+        try:
+            found = list(self.client.query_iter(soql))
+        except SalesforceMalformedRequest as exc:
+            code, message = _sf_error(exc)
+            raise ConnectorError(f"cannot look for the Task of {rec_id} ({code}: {message}); deploy the current "
+                                 f"cards/salesforce (Task.{TASK_MARKER}) and assign 'Stepwise Integration'") from None
+        return str(found[0]["Id"]) if found else None
+
+    # -- deleted in Salesforce → expired in Stepwise ------------------------------------------
+
+    def expire_deleted(self, store: Store | None = None) -> int:
+        """Expire, in Stepwise's store, the open recommendations of the records the last pull saw deleted.
+
+        The same push already sets their Salesforce cards to Expired (a deleted record has no
+        current recommendation); this does it for the store (and so the API and the web cards)
+        right away, not only when the next day's run replaces them.  Returns how many expired.
+        """
+        store = store or self.store
+        if store is None:
+            return 0
+        t = recommendations
+        matches = [t.c[column].in_(ids[i:i + 500])
+                   for table, column in DELETED_COLUMNS.items()
+                   for ids in [sorted(set(self.last_sync.deleted.get(table, ())))]
+                   for i in range(0, len(ids), 500)]
+        if not matches:
+            return 0
+        with store.engine.begin() as conn:
+            expired = conn.execute(
+                update(t).where(t.c.source == SOURCE, t.c.status.in_(("new", "snoozed")), or_(*matches))
+                .values(status="expired", updated_at=pd.Timestamp.now(tz="UTC").to_pydatetime())
+            ).rowcount
+        if expired:
+            log.info("salesforce: %d recommendation(s) of deleted records expired", expired)
+        return int(expired or 0)
+
     def _open_ids(self) -> set[str]:
         """Cards a rep may still see (New, Snoozed): the ones to expire unless this run keeps them."""
         soql = f"SELECT {EXTERNAL_ID} FROM {OBJECT} WHERE Status__c IN ('New', 'Snoozed')"
@@ -337,6 +513,28 @@ def _drop_orphans(data: CanonicalData) -> list[RowIssue]:
                    for rid, aid in zip(frame.loc[orphan, key], frame.loc[orphan, "account_id"])]
         setattr(data, name, frame[~orphan].reset_index(drop=True))
     return issues
+
+
+def won_deals_as_orders(deals: pd.DataFrame, lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw orders and order_lines from closed-won opportunities with products (OpportunityLineItems).
+
+    Opportunity Id → order_id, AccountId → account_id, CloseDate → ordered_at, Amount → total,
+    status "Closed Won"; each line: Product2Id → product_id, Quantity, UnitPrice, Discount → discount_pct.
+    """
+    won = deals[deals["is_won"].astype(str).str.lower().isin(("true", "1"))
+                & deals["deal_id"].isin(set(lines[PARENT_ID]))]
+    orders = pd.DataFrame({SF_ID: won[SF_ID], "order_id": won["deal_id"], "account_id": won["account_id"],
+                           "ordered_at": won["close_date"], "total": won["amount"], "status": "Closed Won"})
+    kept = lines[lines[PARENT_ID].isin(set(won["deal_id"]))]
+    order_lines = pd.DataFrame({SF_ID: kept[SF_ID], "order_id": kept[PARENT_ID], "product_id": kept["product_id"],
+                                "quantity": kept["quantity"], "unit_price": kept["unit_price"],
+                                "discount_pct": kept["discount_pct"]})
+    return orders.reset_index(drop=True), order_lines.reset_index(drop=True)
+
+
+def _soql_text(value: str) -> str:
+    """A value inside a SOQL string literal."""
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _soql_datetime(cursor: str, overlap_seconds: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS
+from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, TASK_MARKER
 from stepwise.integration.salesforce_client import SalesforceClient
 from stepwise.integration.salesforce_mapping import SalesforceMapping
 
@@ -43,8 +43,9 @@ def describe_all(client: SalesforceClient, sobjects: list[str]) -> dict[str, dic
     return out
 
 
-def check(client: SalesforceClient, mapping: SalesforceMapping) -> list[Finding]:
-    sobjects = list(dict.fromkeys([o.sobject for o in mapping.objects] + [OBJECT]))
+def check(client: SalesforceClient, mapping: SalesforceMapping, create_tasks: bool | None = None) -> list[Finding]:
+    tasks = mapping.create_tasks if create_tasks is None else create_tasks
+    sobjects = list(dict.fromkeys([o.sobject for o in mapping.objects] + [OBJECT] + (["Task"] if tasks else [])))
     described = describe_all(client, sobjects)
     findings: list[Finding] = []
     for obj in mapping.objects:
@@ -76,6 +77,12 @@ def check(client: SalesforceClient, mapping: SalesforceMapping) -> list[Finding]
                                                f"(used for {child.table})."))
         findings += _unmapped_values(obj.sobject, obj.fields, obj.values, fields)
     findings += _writeback(described.get(OBJECT))
+    if tasks:
+        task = described.get("Task") or {}
+        if TASK_MARKER not in {f["name"] for f in task.get("fields", [])}:
+            findings.append(Finding("error", f"Task has no field {TASK_MARKER}, which accepting a recommendation "
+                                             "needs to create its Task only once: deploy the current cards/salesforce "
+                                             "and assign 'Stepwise Integration' (or turn STEPWISE_SALESFORCE_CREATE_TASKS off)."))
     return findings
 
 

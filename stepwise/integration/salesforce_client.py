@@ -12,11 +12,17 @@ request — and each page of a `query_all_iter` — is:
 * on 403 REQUEST_LIMIT_EXCEEDED: the limiter is paused for every worker, then retried,
 * counted, and its `Sforce-Limit-Info` usage read and logged.
 
+Large reads go through Bulk API 2.0 query jobs (`bulk_query_iter`): create the job,
+poll it with backoff until JobComplete, then page the CSV results by `Sforce-Locator` —
+every one of those requests through the same governed call.
+
 Secrets (password, token, session id, private key) are never logged or put in messages.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
 from collections import Counter
@@ -79,6 +85,10 @@ class CallPolicy:
     max_backoff: float = 30.0
     limit_pause: float = 60.0     # REQUEST_LIMIT_EXCEEDED: everyone waits this long before the next try
     warn_usage: float = 0.8       # log a warning once the org has used this share of its daily calls
+    bulk_poll: float = 2.0        # Bulk API 2.0: first wait before asking a query job's state again, then doubles
+    bulk_poll_max: float = 30.0
+    bulk_wait: float = 3600.0     # give up on a query job still running after this long
+    bulk_page: int | None = None  # maxRecords per result page (None: Salesforce's default, by size)
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -209,13 +219,45 @@ def _message(response: requests.Response) -> str:
 
 def _kind(method: str, url: str) -> str:
     path = urlparse(url).path
+    if "/jobs/" in path:
+        return "bulk"
     if "/composite" in path:
         return "composite"
     if "/query" in path:
         return "query"
-    if path.endswith("/describe") or path.endswith("/describe/"):
+    if path.rstrip("/").endswith(("/describe", "/sobjects")):
         return "describe"
     return method.lower()
+
+
+class BulkJobError(SalesforceCallError):
+    """A Bulk API 2.0 query job ended Failed or Aborted, or did not finish in time."""
+
+
+def csv_records(text: str) -> Iterator[dict[str, Any]]:
+    """A Bulk API 2.0 CSV result page as records shaped like the REST API's JSON.
+
+    Empty cells are null (Bulk CSV cannot tell an empty string from null), `Account.Name`
+    columns become nested `{"Account": {"Name": …}}` like a REST relationship field, and
+    IsDeleted is a boolean.  Everything else stays text: the canonical coercion types it,
+    exactly as it does for the CSV folder source.
+    """
+    for row in csv.DictReader(io.StringIO(text)):
+        record: dict[str, Any] = {}
+        for column, cell in row.items():
+            value = None if cell in ("", None) else cell
+            head, dot, rest = column.partition(".")
+            if not dot:
+                record[column] = value
+                continue
+            node = record.setdefault(head, {})
+            parts = rest.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        if "IsDeleted" in record:
+            record["IsDeleted"] = str(record["IsDeleted"]).lower() == "true"
+        yield record
 
 
 class SalesforceClient:
@@ -236,6 +278,73 @@ class SalesforceClient:
         """Every record, page by page (`nextRecordsUrl`): one API call per page of up to 2,000 rows."""
         log.debug("salesforce: %s", soql)
         yield from self.sf.query_all_iter(soql, include_deleted=include_deleted)
+
+    def query_page(self, soql: str, include_deleted: bool = False) -> dict[str, Any]:
+        """The first page of a query (its `totalSize` says how many rows the whole query has)."""
+        log.debug("salesforce: %s", soql)
+        return dict(self.sf.query(soql, include_deleted=include_deleted))
+
+    def rest_of(self, page: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every record of a query from its first page on, following `nextRecordsUrl`."""
+        while True:
+            yield from page.get("records") or ()
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self.more(page["nextRecordsUrl"])
+
+    def sobject_names(self) -> set[str]:
+        """The objects this user can query (describeGlobal: one call)."""
+        answer = self.sf.describe() or {}
+        return {o["name"] for o in answer.get("sobjects", []) if o.get("queryable", True)}
+
+    def bulk_query_iter(self, soql: str, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of `soql` through a Bulk API 2.0 query job (no sub-queries: Bulk 2.0 refuses them).
+
+        Calls: 1 to create the job, 1 per state poll (the wait doubles from `bulk_poll`),
+        1 per result page (`Sforce-Locator` until it says "null").
+        """
+        policy = self.sf.governor.policy
+        jobs = f"{self.sf.base_url}jobs/query"
+        body = {"operation": "queryAll" if include_deleted else "query", "query": soql,
+                "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
+        log.debug("salesforce: bulk %s", soql)
+        job = self.sf._call_salesforce("POST", jobs, name="bulk2", json=body).json()
+        job_id = str(job["id"])
+        self._wait_for(f"{jobs}/{job_id}", job, policy)
+        locator: str | None = None
+        pages = 0
+        while True:
+            params: dict[str, Any] = {}
+            if locator:
+                params["locator"] = locator
+            if policy.bulk_page:
+                params["maxRecords"] = policy.bulk_page
+            response = self.sf._call_salesforce("GET", f"{jobs}/{job_id}/results", name="bulk2", params=params,
+                                                headers={"Accept": "text/csv"})
+            response.encoding = "utf-8"  # Bulk CSV is UTF-8; requests would guess ISO-8859-1 for text/csv
+            pages += 1
+            yield from csv_records(response.text)
+            locator = response.headers.get("Sforce-Locator")
+            if not locator or locator == "null":
+                log.info("salesforce: bulk query job %s: %s rows in %d page(s)", job_id,
+                         job.get("numberRecordsProcessed", "?"), pages)
+                return
+
+    def _wait_for(self, url: str, job: dict[str, Any], policy: CallPolicy) -> dict[str, Any]:
+        waited, pause = 0.0, policy.bulk_poll
+        while job.get("state") not in ("JobComplete", "Failed", "Aborted"):
+            if waited >= policy.bulk_wait:
+                raise BulkJobError(f"the Bulk API query job {job.get('id')} on {job.get('object')} was still "
+                                   f"{job.get('state')} after {waited:g}s; try again later (it keeps running in "
+                                   "Salesforce: Setup → Bulk Data Load Jobs)")
+            policy.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, policy.bulk_poll_max)
+            job.update(self.sf._call_salesforce("GET", url, name="bulk2").json())
+        if job["state"] != "JobComplete":
+            raise BulkJobError(f"the Bulk API query job {job.get('id')} on {job.get('object')} ended {job['state']}: "
+                               f"{job.get('errorMessage') or 'no reason given'}")
+        return job
 
     def more(self, next_records_url: str) -> dict[str, Any]:
         """The next page of a (sub-)query result."""

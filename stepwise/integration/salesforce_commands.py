@@ -46,7 +46,8 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     sync, push = connector.last_sync, connector.last_push
     deleted = sum(len(ids) for ids in sync.deleted.values())
     click.echo(f"{sync.mode} sync as of {day}: " + ", ".join(f"{n:,} {o}" for o, n in sync.rows.items())
-               + f"; {deleted} deleted; {sync.skipped} rows skipped; {sync.feedback} rep responses read back", err=True)
+               + f"; {deleted} deleted; {sync.skipped} rows skipped; {sync.feedback} rep responses read back"
+               + (f"; Bulk API for {', '.join(sync.bulk_objects)}" if sync.bulk_objects else ""), err=True)
     click.echo(f"{len(result.recommendations):,} recommendations; written {push.written:,}, expired {push.expired:,}, "
                f"failed {len(push.failed)}; {connector.client.stats.summary()}", err=True)
     for rec_id, error in push.failed[:10]:
@@ -60,13 +61,14 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
 @user_errors
 def check_salesforce(mapping: Path | None) -> None:
     """Compare the mapping and Stepwise_Recommendation__c with the org; list what is missing."""
+    from stepwise.integration.salesforce import SalesforceOptions
     from stepwise.integration.salesforce_check import check
     from stepwise.integration.salesforce_client import connect
     from stepwise.integration.salesforce_mapping import load_mapping
 
     loaded = load_mapping(mapping)
     client = connect(get_settings(), version=loaded.api_version)
-    findings = check(client, loaded)
+    findings = check(client, loaded, create_tasks=SalesforceOptions().create_tasks)
     for finding in findings:
         click.echo(str(finding))
     errors = sum(f.level == "error" for f in findings)

@@ -28,7 +28,15 @@ SF_ID = "_sf_id"
 PARENT_ID = "_parent_id"
 #: not a canonical table: OpportunityContactRoles, folded into contacts.role
 CONTACT_ROLES = "contact_roles"
-CHILD_TABLES = {CONTACT_ROLES: ("contact_id", "role", "is_primary")}
+#: not a canonical table: OpportunityLineItems; a won opportunity's lines become order_lines
+DEAL_LINES = "deal_lines"
+CHILD_TABLES = {CONTACT_ROLES: ("contact_id", "role", "is_primary"),
+                DEAL_LINES: ("product_id", "quantity", "unit_price", "discount_pct")}
+#: relationship → (child object, its lookup to the parent): how Bulk API 2.0 reads a child
+#: (it refuses parent-to-child sub-queries), unless the mapping names them itself
+KNOWN_CHILDREN = {"OpportunityContactRoles": ("OpportunityContactRole", "OpportunityId"),
+                  "OpportunityLineItems": ("OpportunityLineItem", "OpportunityId")}
+DEFAULT_BULK_THRESHOLD = 50_000
 
 DEFAULT_MAPPING = "defaults/salesforce_mapping.yaml"
 _UNMAPPED = object()
@@ -63,10 +71,26 @@ class ChildMapping:
     relationship: str
     fields: dict[str, FieldSource]
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sobject: str | None = None        # e.g. OpportunityContactRole (for Bulk API reads)
+    parent_field: str | None = None   # e.g. OpportunityId
 
     def subquery(self) -> str:
         select = ["Id", *(f for f in _select_list(self.fields) if f != "Id")]  # Id: the mirror's key
         return f"(SELECT {', '.join(select)} FROM {self.relationship})"
+
+    def flat_soql(self, since: str | None = None) -> str | None:
+        """The child object queried on its own (Bulk API 2.0 has no sub-queries); None when unknown.
+
+        With `since`, only children of parents changed since then (what the sub-query would bring).
+        """
+        if not self.sobject or not self.parent_field:
+            return None
+        select = list(dict.fromkeys(["Id", self.parent_field, *_select_list(self.fields)]))
+        where = ""
+        if since:
+            parent = self.parent_field[:-2] if self.parent_field.endswith("Id") else self.parent_field
+            where = f" WHERE {parent}.SystemModstamp > {since}"
+        return f"SELECT {', '.join(select)} FROM {self.sobject}{where}"
 
 
 @dataclass(frozen=True)
@@ -83,13 +107,14 @@ class ObjectMapping:
         """Every field of this object the mapping reads (for `check salesforce`)."""
         return _select_list(self.fields)
 
-    def soql(self, since: str | None = None, with_deleted: bool = False) -> str:
+    def soql(self, since: str | None = None, with_deleted: bool = False, subqueries: bool = True) -> str:
         """The one query for this object; `since` (a SOQL datetime) makes it incremental."""
         select = _select_list(self.fields)
-        for extra in ("SystemModstamp", *(("IsDeleted",) if with_deleted else ())):
+        for extra in ("Id", "SystemModstamp", *(("IsDeleted",) if with_deleted else ())):
             if extra not in select:
                 select.append(extra)
-        select += [child.subquery() for child in self.children]
+        if subqueries:
+            select += [child.subquery() for child in self.children]
         clauses = [f"({self.where})"] if self.where else []
         if since:
             clauses.append(f"SystemModstamp > {since}")
@@ -103,6 +128,13 @@ class SalesforceMapping:
     api_version: str = "61.0"
     overlap_seconds: int = 300
     origin: str = DEFAULT_MAPPING
+    #: a query with more rows than this goes through Bulk API 2.0 (0: never)
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD
+    #: a closed-won opportunity with products is also an order (its lines the order lines);
+    #: turn off when the org makes Orders from won opportunities (the purchase would count twice)
+    won_opportunities_as_orders: bool = True
+    #: accepting a recommendation creates a Task for the rep (also STEPWISE_SALESFORCE_CREATE_TASKS)
+    create_tasks: bool = False
 
     def tables(self) -> set[str]:
         return {o.table for o in self.objects}
@@ -150,9 +182,15 @@ def parse_mapping(raw: Mapping[str, Any], origin: str = "mapping") -> Salesforce
             table=table, sobject=str(item["sobject"]), fields=fields, values=_values(item.get("values"), fields, where),
             where=item.get("where"), optional=bool(item.get("optional", False)), children=children,
         ))
+    try:
+        threshold = int(raw.get("bulk_threshold", DEFAULT_BULK_THRESHOLD) or 0)
+    except (TypeError, ValueError):
+        raise ConnectorError(f"{origin}: bulk_threshold must be a number of rows (0 turns Bulk API off)") from None
     return SalesforceMapping(
         objects=tuple(objects), api_version=str(raw.get("api_version", "61.0")),
-        overlap_seconds=int(raw.get("overlap_seconds", 300)), origin=origin,
+        overlap_seconds=int(raw.get("overlap_seconds", 300)), origin=origin, bulk_threshold=threshold,
+        won_opportunities_as_orders=bool(raw.get("won_opportunities_as_orders", True)),
+        create_tasks=bool(raw.get("create_tasks", False)),
     )
 
 
@@ -160,7 +198,9 @@ def _child(item: Any, where: str) -> ChildMapping:
     if not isinstance(item, Mapping) or item.get("table") not in CHILD_TABLES or not item.get("relationship"):
         raise ConnectorError(f"{where}: a child needs 'relationship' and a 'table' of {', '.join(CHILD_TABLES)}")
     fields = _fields(item.get("fields"), f"{where} child {item['relationship']}", CHILD_TABLES[item["table"]])
-    return ChildMapping(item["table"], item["relationship"], fields, _values(item.get("values"), fields, where))
+    sobject, parent_field = KNOWN_CHILDREN.get(item["relationship"], (None, None))
+    return ChildMapping(item["table"], item["relationship"], fields, _values(item.get("values"), fields, where),
+                        sobject=item.get("sobject", sobject), parent_field=item.get("parent_field", parent_field))
 
 
 def _fields(raw: Any, where: str, allowed: Iterable[str]) -> dict[str, FieldSource]:

@@ -62,6 +62,10 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                                            .to_dict("records"))
                 store.upsert_recommendations(run_id, result.recommendations)
                 store.expire_stale(connector.source, as_of.strftime("%Y-%m-%d"), {r.id for r in result.recommendations})
+                # Records the CRM deleted: their recommendations expire now, not tomorrow.
+                expire_deleted = getattr(connector, "expire_deleted", None)
+                if expire_deleted is not None:
+                    expire_deleted(store)
                 store.finish_run(run_id, _counts(data, result, pushed, quarantined))
         except Exception as exc:
             if store is not None and run_id is not None:

@@ -3,13 +3,19 @@
 Records are generated from the small templates in fixtures/stubs/records.json, so a
 10,000-opportunity org costs a few milliseconds to build.  What the fake understands
 of SOQL is what the connector sends: the select list (sub-queries included), the FROM
-object, `SystemModstamp > …`, `Status__c IN (…)`, and query vs queryAll (deleted rows).
+object, `SystemModstamp > …` (and a child's `Opportunity.SystemModstamp > …`), `Status__c IN (…)`,
+`Field = 'text'`, and query vs queryAll (deleted rows).  Bulk API 2.0 query jobs run through their
+lifecycle (UploadComplete → InProgress × `bulk_polls` → JobComplete, or Failed) and serve CSV
+result pages by `Sforce-Locator`.  describeGlobal lists the objects the org has (not `missing`).
 Every request is counted by kind, and faults can be queued (401, 403, 503, per-record errors).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import csv
+import io
 import json
 import re
 from collections import Counter
@@ -27,7 +33,11 @@ HOST = "fake.my.salesforce.com"
 INSTANCE = f"https://{HOST}"
 VERSION = "61.0"
 PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Task": "00T", "Event": "00U",
-          "OpportunityContactRole": "00K", "Order": "801", "Contract": "800", "Stepwise_Recommendation__c": "a0B"}
+          "OpportunityContactRole": "00K", "Order": "801", "Contract": "800", "Stepwise_Recommendation__c": "a0B",
+          "OpportunityLineItem": "00k", "PricebookEntry": "01u", "Product2": "01t", "OrderItem": "802"}
+#: child objects kept under their parent (as the sub-query serves them) → (relationship, parent lookup)
+CHILD_OBJECTS = {"OpportunityContactRole": ("OpportunityContactRoles", "OpportunityId"),
+                 "OpportunityLineItem": ("OpportunityLineItems", "OpportunityId")}
 OLD = "2026-02-01T00:00:00.000+0000"
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -61,7 +71,8 @@ class FakeSalesforce:
     def __init__(self, rsps: responses.RequestsMock, page_size: int = 2000, child_page_size: int = 2000):
         self.rsps, self.page_size, self.child_page_size = rsps, page_size, child_page_size
         self.records: dict[str, list[dict[str, Any]]] = {}
-        self.children: dict[str, dict[str, list[dict[str, Any]]]] = {"OpportunityContactRoles": {}}
+        self.children: dict[str, dict[str, list[dict[str, Any]]]] = {"OpportunityContactRoles": {},
+                                                                     "OpportunityLineItems": {}}
         self.templates = stub("records.json")
         self.describe_fields = stub("describe_fields.json")
         self.calls: Counter[str] = Counter()
@@ -75,7 +86,17 @@ class FakeSalesforce:
         self._ids = count(1)
         self._by_external: dict[tuple[str, str], dict[str, Any]] = {}
         self.clock = "2026-03-01T12:00:00.000+0000"
+        self.bulk_polls = 1               # how many times a job answers InProgress before JobComplete
+        self.bulk_page_size = 50_000      # rows per result page when the client sends no maxRecords
+        self.bulk_failures: list[str] = []  # errorMessages: the next jobs end Failed with these
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.tasks_created: list[dict[str, Any]] = []
         base = f"{INSTANCE}/services/data/v{VERSION}"
+        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/sobjects/?$"), self._describe_global)
+        rsps.add_callback(responses.POST, re.compile(rf"{re.escape(base)}/sobjects/(\w+)/?$"), self._create)
+        rsps.add_callback(responses.POST, re.compile(rf"{re.escape(base)}/jobs/query/?$"), self._bulk_create)
+        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/jobs/query/\w+/results(\?.*)?$"), self._bulk_results)
+        rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/jobs/query/\w+/?$"), self._bulk_info)
         rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/query(All)?/?\?"), self._query)
         rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/query(All)?/01g[\w-]+"), self._more)
         rsps.add_callback(responses.POST, f"{base}/composite", self._composite)
@@ -104,6 +125,22 @@ class FakeSalesforce:
                     {"Id": sf_id("OpportunityContactRole", i), "ContactId": contact_id})
         kid["Role"] = role
         self.children["OpportunityContactRoles"].setdefault(opportunity_id, []).append(kid)
+
+    def add_line(self, opportunity_id: str, product_id: str, **fields: Any) -> dict[str, Any]:
+        """An OpportunityLineItem (a product on the deal), served by the OpportunityLineItems sub-query."""
+        i = next(self._ids)
+        kid = _fill(self.templates["OpportunityLineItem"], {"Id": sf_id("OpportunityLineItem", i), "Product2Id": product_id})
+        kid.update(fields)
+        self.children["OpportunityLineItems"].setdefault(opportunity_id, []).append(kid)
+        return kid
+
+    def add_product(self, n: int = 1, **fields: Any) -> list[dict[str, Any]]:
+        """Products with their standard price book entry (what the default mapping reads)."""
+        made = []
+        for _ in range(n):
+            product_id = sf_id("Product2", next(self._ids))
+            made += self.add("PricebookEntry", 1, Product2Id=product_id, **fields)
+        return made
 
     def touch(self, record: dict[str, Any], stamp: str, **changes: Any) -> None:
         record.update(changes, SystemModstamp=stamp)
@@ -189,13 +226,32 @@ class FakeSalesforce:
         return 200, self._headers(), json.dumps(page)
 
     def _select(self, sobject: str, soql: str, include_deleted: bool) -> list[dict[str, Any]]:
+        if sobject in CHILD_OBJECTS:
+            return self._child_rows(sobject, soql)
         rows = [r for r in self.records.get(sobject, []) if include_deleted or not r.get("IsDeleted")]
-        if since := re.search(r"SystemModstamp > (\S+)", soql):
+        for name, value in re.findall(r"\b(\w+) = '([^']*)'", soql):
+            rows = [r for r in rows if str(r.get(name)) == value]
+        if since := re.search(r"(?<![.\w])SystemModstamp > (\S+)", soql):
             floor = _moment(since.group(1))
             rows = [r for r in rows if _moment(r["SystemModstamp"]) > floor]
         if status := re.search(r"Status__c IN \(([^)]*)\)", soql):
             wanted = {v.strip().strip("'") for v in status.group(1).split(",")}
             rows = [r for r in rows if r.get("Status__c") in wanted]
+        return rows
+
+    def _child_rows(self, sobject: str, soql: str) -> list[dict[str, Any]]:
+        """A child object queried on its own (Bulk API): its rows with the parent lookup filled in."""
+        relationship, parent_field = CHILD_OBJECTS[sobject]
+        parents = {r["Id"]: r for r in self.records.get("Opportunity", [])}
+        floor = re.search(r"Opportunity\.SystemModstamp > (\S+)", soql)
+        rows = []
+        for parent_id, kids in self.children[relationship].items():
+            parent = parents.get(parent_id)
+            if parent is None or parent.get("IsDeleted"):
+                continue
+            if floor and _moment(parent["SystemModstamp"]) <= _moment(floor.group(1)):
+                continue
+            rows += [{**kid, parent_field: parent_id} for kid in kids]
         return rows
 
     def _shape(self, record: dict[str, Any], soql: str) -> dict[str, Any]:
@@ -205,6 +261,15 @@ class FakeSalesforce:
         fields = [f.strip() for f in re.match(r"SELECT (.*?) FROM ", top).group(1).split(",") if f.strip()]
         out = {"attributes": record.get("attributes", {"type": "?"})}
         for f in fields:
+            head, dot, rest = f.partition(".")
+            if dot:  # a lookup's field: nested under the relationship, with its attributes (or null)
+                parent = record.get(head)
+                if isinstance(parent, dict):
+                    nested = out.setdefault(head, {"attributes": parent.get("attributes", {"type": head})})
+                    nested[rest] = parent.get(rest)
+                else:
+                    out[head] = None
+                continue
             out[f] = record.get(f)
         for sub_fields, relationship in subqueries:
             kids = self.children.get(relationship, {}).get(record["Id"], [])
@@ -221,6 +286,103 @@ class FakeSalesforce:
                                      "nextRecordsUrl": f"/services/data/v{VERSION}/query/{locator}-{self.child_page_size}",
                                      "records": shaped[:self.child_page_size]}
         return out
+
+    # -- describeGlobal, create ----------------------------------------------------------
+
+    def _describe_global(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if (refused := self._guard(request, "describe")) is not None:
+            return refused
+        names = sorted((set(PREFIX) | set(self.records)) - self.missing)
+        sobjects = [{"name": n, "label": n, "queryable": True, "createable": True, "custom": n.endswith("__c"),
+                     "keyPrefix": PREFIX.get(n), "urls": {"sobject": f"/services/data/v{VERSION}/sobjects/{n}"}}
+                    for n in names]
+        return 200, self._headers(), json.dumps({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects})
+
+    def _create(self, request: Any) -> tuple[int, dict[str, str], str]:
+        """POST sobjects/{object}: 201 {"id", "success", "errors"} (Task creation)."""
+        if (refused := self._guard(request, "create")) is not None:
+            return refused
+        sobject = re.search(r"/sobjects/(\w+)", urlparse(request.url).path).group(1)
+        fields = json.loads(request.body)
+        if sobject in self.missing:
+            return 404, self._headers(), json.dumps(stub("errors.json")["NOT_FOUND"])
+        owner = fields.get("OwnerId")
+        if owner and owner in self.inactive_users:
+            return 400, self._headers(), json.dumps([{"message": "operation performed with inactive user", "errorCode":
+                                                       "INACTIVE_OWNER_OR_USER", "fields": []}])
+        record = {"attributes": {"type": sobject}, "Id": sf_id(sobject, next(self._ids)), "IsDeleted": False,
+                  "SystemModstamp": self.clock, "CreatedDate": self.clock, **fields}
+        self.records.setdefault(sobject, []).append(record)
+        self.tasks_created.append(record)
+        return 201, self._headers(), json.dumps({"id": record["Id"], "success": True, "errors": []})
+
+    inactive_users: frozenset[str] = frozenset()
+
+    # -- Bulk API 2.0 query jobs ----------------------------------------------------------
+
+    def _bulk_create(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if (refused := self._guard(request, "bulk")) is not None:
+            return refused
+        body = json.loads(request.body)
+        soql, operation = body["query"], body["operation"]
+        assert body.get("contentType", "CSV") == "CSV" and operation in ("query", "queryAll")
+        if "(SELECT" in soql:
+            return 400, self._headers(), json.dumps([{"errorCode": "INVALIDJOB", "message":
+                                                       "Parent-to-child relationship queries are not supported"}])
+        sobject = re.search(r"FROM (\w+)", soql).group(1)
+        if sobject in self.missing:
+            return 400, self._headers(), json.dumps(stub("errors.json")["INVALID_TYPE"])
+        job_id = f"750FAKE{next(self._ids):08d}AAA"
+        fields = [f.strip() for f in re.match(r"SELECT (.*?) FROM ", soql).group(1).split(",")]
+        rows = self._select(sobject, soql, operation == "queryAll")
+        self.jobs[job_id] = {"soql": soql, "object": sobject, "operation": operation, "fields": fields, "rows": rows,
+                             "polls": self.bulk_polls, "failure": self.bulk_failures.pop(0) if self.bulk_failures else None,
+                             "state": "UploadComplete"}
+        info = _fill(stub("bulk_query_job.json"), {"id": job_id, "operation": operation, "object": sobject})
+        return 200, self._headers(), json.dumps(info)
+
+    def _bulk_info(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if (refused := self._guard(request, "bulk")) is not None:
+            return refused
+        job_id = urlparse(request.url).path.rstrip("/").rsplit("/", 1)[1]
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 404, self._headers(), json.dumps(stub("errors.json")["NOT_FOUND"])
+        if job["polls"] > 0:
+            job["polls"] -= 1
+            job["state"] = "InProgress"
+        else:
+            job["state"] = "Failed" if job["failure"] else "JobComplete"
+        info = _fill(stub("bulk_query_job_info.json"), {"id": job_id, "operation": job["operation"],
+                                                         "object": job["object"], "state": job["state"]})
+        if job["state"] == "JobComplete":
+            info.update(numberRecordsProcessed=len(job["rows"]), totalProcessingTime=1250)
+        if job["state"] == "Failed":
+            info["errorMessage"] = job["failure"]
+        return 200, self._headers(), json.dumps(info)
+
+    def _bulk_results(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if (refused := self._guard(request, "bulk")) is not None:
+            return refused
+        url = urlparse(request.url)
+        job = self.jobs[url.path.split("/")[-2]]
+        if job["state"] != "JobComplete":
+            return 400, self._headers(), json.dumps([{"errorCode": "JOB_NOT_COMPLETE", "message":
+                                                       "can only download query results of successfully completed bulk job"}])
+        params = parse_qs(url.query)
+        offset = int(base64.b64decode(params["locator"][0]).decode()) if "locator" in params else 0
+        size = int(params["maxRecords"][0]) if "maxRecords" in params else self.bulk_page_size
+        chunk = job["rows"][offset:offset + size]
+        out = io.StringIO()
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerow(job["fields"])
+        for row in chunk:
+            writer.writerow([_csv_cell(_dotted(row, f)) for f in job["fields"]])
+        more = offset + size < len(job["rows"])
+        headers = {**self._headers(), "Content-Type": "text/csv",
+                   "Sforce-Locator": base64.b64encode(str(offset + size).encode()).decode() if more else "null",
+                   "Sforce-NumberOfRecords": str(len(chunk))}
+        return 200, headers, out.getvalue()
 
     def _composite(self, request: Any) -> tuple[int, dict[str, str], str]:
         if (refused := self._guard(request, "composite")) is not None:
@@ -271,9 +433,10 @@ class FakeSalesforce:
         if names is None or sobject in self.missing:
             return 404, stub("errors.json")["NOT_FOUND"]
         picklists = self.describe_fields["_picklists"]
+        lookups = self.describe_fields.get("_relationships", {})
         fields = [{"name": n, "type": "picklist" if f"{sobject}.{n}" in picklists else "string",
                    "externalId": False, "updateable": n not in ("Id", "SystemModstamp", "IsDeleted"),
-                   "relationshipName": None,
+                   "relationshipName": lookups.get(f"{sobject}.{n}"),
                    "picklistValues": [{"value": v, "label": v, "active": True} for v in picklists.get(f"{sobject}.{n}", [])]}
                   for n in names]
         return 200, {"name": sobject, "fields": fields,
@@ -289,6 +452,22 @@ class FakeSalesforce:
         return {"name": "Stepwise_Recommendation__c", "childRelationships": [],
                 "fields": [{"name": n, "type": "string", "externalId": n == EXTERNAL_ID, "updateable": True,
                             "relationshipName": None, "picklistValues": []} for n in ["Id", *names]]}
+
+
+def _dotted(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _csv_cell(value: Any) -> str:
+    """How Bulk API 2.0 writes a value in CSV: null empty, booleans lower-case, numbers as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _moment(text: str) -> datetime:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES
+from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES, TASK_MARKER
 
 PROJECT = Path(__file__).resolve().parents[3] / "cards" / "salesforce"
 SOURCE = PROJECT / "force-app" / "main" / "default"
@@ -87,9 +87,20 @@ def test_permission_sets_cover_every_field():
     for name, editable in (("Stepwise_Integration", fields), ("Stepwise_User", {"Status__c", "Dismiss_Reason__c", "Snooze_Until__c"})):
         ps = parse(SOURCE / "permissionsets" / f"{name}.permissionset-meta.xml")
         granted = {text(fp, "field").split(".", 1)[1]: text(fp, "editable") == "true"
-                   for fp in ps.findall("md:fieldPermissions", NS)}
+                   for fp in ps.findall("md:fieldPermissions", NS) if text(fp, "field").startswith(f"{OBJECT}.")}
         assert set(granted) == fields, name
         assert {f for f, can_edit in granted.items() if can_edit} == editable, name
+
+
+def test_the_task_marker_field_is_deployed_and_the_integration_user_may_write_it():
+    field = parse(SOURCE / "objects" / "Activity" / "fields" / f"{TASK_MARKER}.field-meta.xml")
+    assert text(field, "fullName") == TASK_MARKER and text(field, "type") == "Text"
+    assert int(text(field, "length")) >= 64  # holds a recommendation id (Stepwise_Id__c's length)
+    ps = parse(SOURCE / "permissionsets" / "Stepwise_Integration.permissionset-meta.xml")
+    # Activity fields are granted per Task (Salesforce mirrors the grant onto Event itself).
+    grants = {text(fp, "field"): text(fp, "editable") for fp in ps.findall("md:fieldPermissions", NS)}
+    assert grants[f"Task.{TASK_MARKER}"] == "true"
+    assert len(text(ps, "description")) <= 255, "a permission set description holds 255 characters"
 
 
 def test_the_controller_reads_only_fields_that_exist_and_keeps_sharing():
