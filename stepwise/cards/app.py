@@ -9,7 +9,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from stepwise.cards import cardpage, dashboard, guard, hubspot_oauth, metrics
+from stepwise.cards import cardpage, dashboard, guard, hubspot_oauth, metrics, webhooks
 from stepwise.cards.api import STORE, bp, error
 from stepwise.cards.auth import AuthError
 from stepwise.integration.store import Conflict, NotFound, Store
@@ -77,6 +77,7 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(cardpage.bp)
     app.register_blueprint(hubspot_oauth.bp)  # public: HubSpot's browser redirect carries no token
+    app.register_blueprint(webhooks.bp)
     _register_errors(app)
 
     @app.get("/")

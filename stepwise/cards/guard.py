@@ -68,7 +68,7 @@ def _hubspot_principal() -> Principal:
     body = request.get_data(cache=True)
     if not any(
         verify_hubspot_signature(request.method, uri, body, timestamp, signature, secret)
-        for uri in _signed_uri_candidates()
+        for uri in signed_uri_candidates()
     ):
         raise AuthError(401, "invalid or expired HubSpot signature")
     portal = request.args.get("portalId", "")
@@ -77,7 +77,7 @@ def _hubspot_principal() -> Principal:
     return Principal("hubspot", portal)
 
 
-def _signed_uri_candidates() -> list[str]:
+def signed_uri_candidates() -> list[str]:
     """The URL as HubSpot called it. Behind a TLS-terminating proxy we see http while
     HubSpot signed https, so both schemes are tried; the Host header must be passed through."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")

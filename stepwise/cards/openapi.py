@@ -81,6 +81,10 @@ def _schemas() -> dict[str, Any]:
         "created_at": {"type": "string", "format": "date-time"},
     }
     return {
+        "WebhookResult": {
+            "type": "object", "required": ["taken", "duplicate", "stale", "syncs_queued"],
+            "properties": {k: {"type": "integer", "minimum": 0} for k in ("taken", "duplicate", "stale", "syncs_queued")},
+        },
         "Error": {
             "type": "object", "required": ["error"], "additionalProperties": False,
             "properties": {"error": {"type": "string", "description": "One line, no traceback."}},
@@ -195,6 +199,31 @@ def _paths() -> dict[str, Any]:
     return {
         "/": {"get": {"operationId": "index", "summary": "A short HTML page listing the routes.", "security": [],
                       "responses": {"200": _html("The index page.")}}},
+        "/webhooks/hubspot": {"post": {
+            "operationId": "hubspotWebhook",
+            "summary": "HubSpot change events (webhook v3 signature): each event once, older ones ignored, one quick sync per burst.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "array", "maxItems": 1000, "items": {
+                    "type": "object", "required": ["eventId", "portalId", "objectId", "occurredAt", "subscriptionType"],
+                    "properties": {"eventId": {"type": ["integer", "string"]}, "portalId": {"type": ["integer", "string"]},
+                                   "objectId": {"type": ["integer", "string"]}, "occurredAt": {"type": "integer", "minimum": 0},
+                                   "subscriptionType": {"type": "string"}}}}}}},
+            "responses": {"202": _json(_ref("WebhookResult"), "Accepted: what was taken, duplicate or stale."),
+                          **_errors(400, 401, 404)}}},
+        "/webhooks/salesforce": {"post": {
+            "operationId": "salesforceWebhook",
+            "summary": "Salesforce change events (from a Flow or Apex callout with a bearer token).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["events"], "additionalProperties": False,
+                "properties": {"events": {"type": "array", "maxItems": 1000, "items": {
+                    "type": "object", "additionalProperties": False,
+                    "required": ["event_id", "record_id", "occurred_at_ms", "object_type"],
+                    "properties": {"event_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                                   "record_id": {"type": "string", "minLength": 15, "maxLength": 18},
+                                   "occurred_at_ms": {"type": "integer", "minimum": 0},
+                                   "object_type": {"type": "string", "minLength": 1, "maxLength": 80}}}}}}}}},
+            "responses": {"202": _json(_ref("WebhookResult"), "Accepted: what was taken, duplicate or stale."),
+                          **_errors(400, 401, 404)}}},
         "/oauth/hubspot/install": {"get": {
             "operationId": "hubspotInstall", "security": [],
             "summary": "Start the HubSpot public-app install: redirects to HubSpot's consent page.",
