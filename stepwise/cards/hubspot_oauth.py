@@ -25,7 +25,10 @@ SCOPES = (
     "oauth crm.objects.deals.read crm.objects.deals.write crm.objects.companies.read crm.objects.contacts.read "
     "crm.schemas.deals.read crm.schemas.deals.write"
 )
-OPTIONAL_SCOPES = "crm.objects.line_items.read crm.objects.custom.read"
+# Line items, products and custom objects (orders, invoices, stock, contracts) are read when the mapping
+# names them; a portal that withholds a scope just goes without that table (see `stepwise check hubspot`).
+OPTIONAL_SCOPES = ("crm.objects.line_items.read crm.objects.products.read crm.objects.custom.read "
+                   "crm.schemas.custom.read crm.objects.orders.read crm.objects.invoices.read")
 STATE_MAX_AGE = 600
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from stepwise.integration.hubspot_client import HubSpotAuthError, HubSpotError
-from stepwise.integration.hubspot_mapping import ENGAGEMENT_TYPES
+from stepwise.integration.hubspot_mapping import ENGAGEMENT_TYPES, OBJECT_TABLES
 from stepwise.integration.hubspot_pull import pipelines
 from stepwise.integration.hubspot_push import WRITE_PROPERTIES
 
@@ -52,7 +52,70 @@ def check(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
                     yield False, f"write deals: {exc} (add crm.objects.deals.write)"
                 else:  # an empty batch is refused as invalid, which proves the scope is there
                     yield True, "write deals"
+    yield from _commerce(connector)
+    yield from _custom_objects(connector)
     for pipeline in pipelines(client):
         resolved = mapping.resolve_stages([pipeline])
         shown = ", ".join(f"{key.split(':', 1)[1]}→{stage}" for key, stage in resolved.items())
         yield True, f"pipeline {pipeline.get('label', pipeline['id'])}: {shown}"
+
+
+def _commerce(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
+    """Line items and products: optional (the mapping may leave them out), each with its own read scope."""
+    client, mapping = connector.client, connector.mapping
+    for object_type, wanted, scope in (("line_items", mapping.line_items, "crm.objects.line_items.read"),
+                                       ("products", mapping.products, "crm.objects.products.read")):
+        if not wanted:
+            yield True, f"{object_type}: not in the mapping (skipped)"
+            continue
+        try:
+            client.call("crm.objects.basic_api", "get_page", object_type, limit=1, label=f"check:{object_type}")
+            existing = {p["name"] for p in client.call("crm.properties.core_api", "get_all", object_type,
+                                                       label=f"properties:{object_type}").get("results", [])}
+        except HubSpotAuthError as exc:
+            yield False, f"read {object_type}: {exc} (add {scope} to the app, or delete {object_type} from the mapping)"
+            continue
+        missing = [n for n in wanted.values() if n not in existing]
+        yield not missing, (f"{mapping.where}: {object_type} properties " +
+                            (f"not in this portal: {', '.join(missing)}" if missing else "all exist"))
+
+
+def _custom_objects(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
+    """orders/invoices/stock/contracts named in the mapping: does the object exist, with those properties?"""
+    client, mapping = connector.client, connector.mapping
+    absent = [t for t in OBJECT_TABLES if t not in mapping.objects]
+    if absent:
+        yield True, f"{', '.join(absent)}: not in the mapping (the actions that need them stay off)"
+    if not mapping.objects:
+        return
+    try:
+        schemas = client.call("crm.schemas.core_api", "get_all", label="schemas").get("results", [])
+    except HubSpotAuthError as exc:
+        yield False, f"list custom objects: {exc} (add crm.schemas.custom.read to the app)"
+        schemas = []
+    by_name: dict[str, dict] = {}
+    for schema in schemas:
+        for key in (schema.get("objectTypeId"), schema.get("fullyQualifiedName"), schema.get("name")):
+            if key:
+                by_name[str(key)] = schema
+    known = ", ".join(f"{s.get('objectTypeId')} ({s.get('name')})" for s in schemas) or "none"
+    for table, spec in mapping.objects.items():
+        schema = by_name.get(spec.object)
+        if schema is not None:
+            existing = {p["name"] for p in schema.get("properties", [])}
+        else:
+            try:  # a commerce object (orders, invoices) has no custom schema: ask its properties
+                existing = {p["name"] for p in client.call("crm.properties.core_api", "get_all", spec.object,
+                                                           label=f"properties:{spec.object}").get("results", [])}
+            except HubSpotError:
+                yield False, f"{table}: object {spec.object} is not in this portal (custom objects: {known})"
+                continue
+        wanted = [*spec.properties.values(), *([spec.account_property] if spec.account_property else [])]
+        missing = [n for n in wanted if n not in existing]
+        yield not missing, (f"{mapping.where}: {table} ({spec.object}) properties " +
+                            (f"not in this portal: {', '.join(missing)}" if missing else "all exist"))
+        try:
+            client.call("crm.objects.basic_api", "get_page", spec.object, limit=1, label=f"check:{spec.object}")
+            yield True, f"read {table} ({spec.object})"
+        except HubSpotAuthError as exc:
+            yield False, f"read {table} ({spec.object}): {exc} (add crm.objects.custom.read to the app)"

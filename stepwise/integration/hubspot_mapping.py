@@ -22,11 +22,43 @@ from stepwise.engine.records import ACTIVITY_TYPES, CONTACT_ROLES, STAGES, TABLE
 from stepwise.integration.base import ConnectorError
 
 ENGAGEMENT_TYPES = ("notes", "calls", "emails", "meetings", "tasks")
+# Canonical tables a custom (or commerce) object named in the mapping can fill.
+OBJECT_TABLES = ("orders", "invoices", "stock", "contracts")
 # HubSpot-defined association type id of a deal's primary company.
 PRIMARY_COMPANY_TYPE_ID = 5
 _INBOUND = {"INBOUND", "INCOMING_EMAIL"}
 _OUTBOUND = {"OUTBOUND", "EMAIL", "FORWARDED_EMAIL"}
 _TAGS = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class ObjectSpec:
+    """`orders: {object: "2-1234567", properties: {...}}`: one canonical table read from a HubSpot object."""
+
+    table: str
+    object: str                       # objectTypeId ("2-1234567"), fully qualified name, or "orders"/"invoices"
+    properties: dict[str, str]        # canonical column → property
+    account_property: str | None = None  # a property holding the HubSpot company id; else the associated company
+    line_items: bool = False          # orders: the associated line items are the order lines
+    modified: str = "hs_lastmodifieddate"
+
+    @property
+    def needs_account(self) -> bool:
+        return "account_id" in TABLES[self.table].names
+
+    def request_properties(self) -> list[str]:
+        extra = [self.account_property] if self.account_property else []
+        return _unique([self.modified, *self.properties.values(), *extra])
+
+    def row(self, record: dict[str, Any], account_id: str | None) -> dict[str, Any]:
+        props = record.get("properties") or {}
+        row = {col: props.get(name) for col, name in self.properties.items()}
+        key = TABLES[self.table].key
+        if key:
+            row[key] = str(record["id"])
+        if self.needs_account:
+            row["account_id"] = account_id
+        return row
 
 
 @dataclass
@@ -41,6 +73,10 @@ class Mapping:
     engagements: dict[str, dict[str, str | None]]
     write_group: str = "stepwise"
     where: str = "hubspot_mapping.yaml"
+    line_items: dict[str, str] = field(default_factory=dict)   # order_lines column → line item property
+    products: dict[str, str] = field(default_factory=dict)     # products column → product property
+    company_filters: list[dict[str, Any]] = field(default_factory=list)
+    objects: dict[str, ObjectSpec] = field(default_factory=dict)  # orders/invoices/stock/contracts
     stages: dict[str, str] = field(default_factory=dict)  # resolved "pipeline:stage" → canonical
 
     # -- what to ask HubSpot for --------------------------------------------------------
@@ -59,6 +95,12 @@ class Mapping:
     def engagement_request_properties(self, kind: str) -> list[str]:
         spec = self.engagements[kind]
         return _unique(["hs_timestamp", *(v for k, v in spec.items() if k != "type" and v)])
+
+    def line_item_request_properties(self) -> list[str]:
+        return _unique(["hs_lastmodifieddate", "hs_product_id", "price", "discount", *self.line_items.values()])
+
+    def product_request_properties(self) -> list[str]:
+        return _unique(["hs_lastmodifieddate", *self.products.values()])
 
     def deal_fingerprint(self, properties: dict[str, Any], write_back: list[str]) -> str:
         """What we read from a deal, minus the timestamp and our own write-back properties.
@@ -134,6 +176,22 @@ class Mapping:
             "body": _text(props.get(spec["body"])) if spec.get("body") else None,
         }
 
+    def line_item_row(self, item: dict[str, Any], order_id: str) -> dict[str, Any]:
+        """A deal's (or an order's) line item → an order line of that deal/order."""
+        props = item.get("properties") or {}
+        row = {col: props.get(name) for col, name in self.line_items.items()}
+        row["order_id"] = order_id
+        if row.get("discount_pct") in (None, ""):
+            # HubSpot keeps either a percentage or an amount off the unit price (`discount`).
+            row["discount_pct"] = _percent_of(props.get("discount"), props.get("price"))
+        return row
+
+    def product_row(self, product: dict[str, Any]) -> dict[str, Any]:
+        props = product.get("properties") or {}
+        row = {col: props.get(name) for col, name in self.products.items()}
+        row["product_id"] = str(product["id"])
+        return row
+
     def _role(self, value: str | None) -> str | None:
         if not value:
             return None
@@ -141,6 +199,15 @@ class Mapping:
             if part.strip().upper() in self.roles:
                 return self.roles[part.strip().upper()]
         return "other"
+
+
+def _percent_of(amount: Any, price: Any) -> str | None:
+    """`discount` as a percentage of the unit price; no discount at all on a priced line is 0 %."""
+    try:
+        value, base = float(amount or 0), float(price)
+    except (TypeError, ValueError):
+        return None
+    return str(round(100 * value / base, 4)) if base > 0 else None
 
 
 def default_stage(stage: dict[str, Any]) -> str:
@@ -215,7 +282,35 @@ def load_mapping(path: Path | None = None) -> Mapping:
             raise ConnectorError(f"{where}: engagements.{kind}: not one of {', '.join(ENGAGEMENT_TYPES)}")
         if not isinstance(spec, dict) or spec.get("type") not in ACTIVITY_TYPES:
             raise ConnectorError(f"{where}: engagements.{kind}.type must be one of {', '.join(ACTIVITY_TYPES)}")
+    objects: dict[str, ObjectSpec] = {}
+    for table in OBJECT_TABLES:
+        spec = raw.get(table)
+        if not spec:
+            continue
+        if not isinstance(spec, dict) or not spec.get("object"):
+            raise ConnectorError(f"{where}: {table}.object: the HubSpot object type id (e.g. \"2-1234567\") is missing")
+        fields_ = props(table, table)
+        key = TABLES[table].key
+        for col in (key, "account_id"):
+            if col and col in fields_:
+                raise ConnectorError(f"{where}: {table}.properties.{col}: set by Stepwise (the record id; the company is "
+                                     "the associated one, or the property named by account_property)")
+        objects[table] = ObjectSpec(table, str(spec["object"]), fields_, spec.get("account_property"),
+                                    bool(spec.get("line_items")) and table == "orders",
+                                    str(spec.get("modified_property") or "hs_lastmodifieddate"))
+        missing = [c for c in TABLES[table].required if c not in fields_ and c not in (key, "account_id")]
+        if missing:
+            raise ConnectorError(f"{where}: {table}.properties.{missing[0]}: required (which property holds it?)")
+    filters = section("companies").get("filters") or []
+    if not isinstance(filters, list) or any(not isinstance(f, dict) or not {"propertyName", "operator"} <= set(f)
+                                            for f in filters) or len(filters) > 4:
+        raise ConnectorError(f"{where}: companies.filters: up to 4 search filters like "
+                             "{propertyName: lifecyclestage, operator: EQ, value: customer}")
     return Mapping(
+        line_items=props("line_items", "order_lines") if raw.get("line_items") else {},
+        products=props("products", "products") if raw.get("products") else {},
+        company_filters=[dict(f) for f in filters],
+        objects=objects,
         deal_properties=props("deals", "deals"),
         change_properties=[str(p) for p in section("deals").get("change_properties") or []],
         stage_overrides=stages,

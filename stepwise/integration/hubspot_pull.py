@@ -42,8 +42,11 @@ def to_ms(value: Any) -> int | None:
 
 def search_changed(client: HubSpotClient, object_type: str, properties: list[str], since_ms: int | None,
                    modified: str = "hs_lastmodifieddate", cap: int = SEARCH_CAP,
-                   page: int = SEARCH_PAGE) -> Iterator[dict[str, Any]]:
-    """Every record modified at or after `since_ms` (all when None), oldest first, each once."""
+                   page: int = SEARCH_PAGE, where: list[dict[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+    """Every record modified at or after `since_ms` (all when None), oldest first, each once.
+
+    `where`: more filters every record must match too (the admin's company filters).
+    """
     seen: set[str] = set()
     low = since_ms
     id_after: str | None = None  # set while walking one crowded timestamp by id
@@ -51,11 +54,12 @@ def search_changed(client: HubSpotClient, object_type: str, properties: list[str
     while True:
         if id_after is None:
             filters = [{"propertyName": modified, "operator": "GTE", "value": str(low)}] if low is not None else []
+            filters += where or []
             sorts = [{"propertyName": modified, "direction": "ASCENDING"},
                      {"propertyName": "hs_object_id", "direction": "ASCENDING"}]
         else:
             filters = [{"propertyName": modified, "operator": "EQ", "value": str(low)},
-                       {"propertyName": "hs_object_id", "operator": "GT", "value": id_after}]
+                       {"propertyName": "hs_object_id", "operator": "GT", "value": id_after}, *(where or [])]
             sorts = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
         after: str | None = None
         last_ts, last_id, finished = low, id_after, False

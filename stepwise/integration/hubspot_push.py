@@ -21,7 +21,8 @@ from stepwise.integration.hubspot_state import HubSpotState
 log = logging.getLogger(__name__)
 
 BATCH_WRITE = 100
-TASK_TO_DEAL = 216  # HubSpot-defined association type: task → deal
+TASK_TO_DEAL = 216     # HubSpot-defined association types: task → deal,
+TASK_TO_COMPANY = 192  # task → company (account-level actions: replenishment, overdue payment, renewal)
 REC_PROPERTY = "stepwise_recommendation_id"
 
 DEAL_PROPERTIES: list[dict[str, Any]] = [
@@ -150,8 +151,14 @@ def _create(client: HubSpotClient, api: str, object_type: str, body: dict[str, A
 
 def create_task(client: HubSpotClient, state: HubSpotState, rec: Recommendation,
                 owner_id: str | None = None) -> str:
-    """The task for an accepted recommendation, created at most once however often this is retried."""
-    deal_id = rec.deal_id or rec.record_id
+    """The task for an accepted recommendation, created at most once however often this is retried.
+
+    A deal's recommendation puts the task on the deal; an account's (record_type "account") on the company.
+    """
+    if rec.record_type == "account":
+        target, association = rec.account_id or rec.record_id, TASK_TO_COMPANY
+    else:
+        target, association = rec.deal_id or rec.record_id, TASK_TO_DEAL
     known, task_id = state.task_for(rec.id)
     if task_id:
         return task_id
@@ -166,7 +173,7 @@ def create_task(client: HubSpotClient, state: HubSpotState, rec: Recommendation,
             state.record_task(rec.id, task_id)
             return task_id
     else:
-        state.reserve_task(rec.id, deal_id)
+        state.reserve_task(rec.id, target)
     steps = "\n".join(f"- {step}" for step in rec.how)
     properties = {
         "hs_task_subject": rec.title[:250], "hs_task_body": f"{'; '.join(rec.why)}\n{steps}".strip(),
@@ -176,8 +183,8 @@ def create_task(client: HubSpotClient, state: HubSpotState, rec: Recommendation,
     if owner_id or rec.owner_id:
         properties["hubspot_owner_id"] = str(owner_id or rec.owner_id)
     body = {"properties": properties, "associations": [{
-        "to": {"id": deal_id},
-        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_DEAL}],
+        "to": {"id": target},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": association}],
     }]}
     data = client.call("crm.objects.basic_api", "create", "tasks", body, label="create:tasks")
     task_id = str(data["id"])

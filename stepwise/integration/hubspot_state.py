@@ -1,7 +1,7 @@
 """What the HubSpot connector remembers between syncs, in its own tables on the store's database.
 
 - `hubspot_rows`: the canonical raw rows built from the portal (deals, accounts,
-  contacts, activities).  An incremental sync re-reads only what changed and the
+  contacts, activities, order lines, products, and the mapped orders/invoices/stock/contracts).  An incremental sync re-reads only what changed and the
   engine still sees the whole portal, so this is what makes 1 % changed cost ~1 % of the calls.
 - `hubspot_written`: a hash of what we last wrote onto each deal, so an unchanged
   recommendation is not written again (and its echo is recognised on the next pull).

@@ -27,7 +27,11 @@ from werkzeug import Request, Response
 STUBS = Path(__file__).parent / "fixtures" / "stubs"
 TOKEN = "pat-na1-test-token"
 ENGAGEMENTS = ("notes", "calls", "emails", "meetings", "tasks")
-PRIMARY_TYPE = {"companies": 5, "contacts": 3, "notes": 214, "calls": 206, "emails": 210, "meetings": 212, "tasks": 216}
+PRIMARY_TYPE = {"companies": 5, "contacts": 3, "notes": 214, "calls": 206, "emails": 210, "meetings": 212, "tasks": 216,
+                "line_items": 19}
+# HubSpot-defined association type ids of a task created on Accept → the object it is about.
+TASK_TARGET = {216: "deals", 192: "companies"}
+OBJECT_TYPE = r"[\w-]+"  # deals, line_items, 2-1234567 (a custom object's objectTypeId), p4242_orders
 
 
 # HubSpot's own properties our default mapping reads (a real portal has hundreds more).
@@ -36,6 +40,8 @@ STANDARD = {
               "notes_last_updated", "num_notes", "num_associated_contacts", "hs_num_of_associated_line_items"],
     "companies": ["name", "domain", "industry", "country", "hubspot_owner_id", "annualrevenue"],
     "contacts": ["firstname", "lastname", "jobtitle", "email", "hs_last_sales_activity_timestamp", "hs_buying_role"],
+    "line_items": ["name", "hs_product_id", "quantity", "price", "amount", "discount", "hs_discount_percentage", "hs_sku"],
+    "products": ["name", "price", "hs_cost_of_goods_sold", "hs_sku", "description", "hs_product_type"],
 }
 
 
@@ -79,6 +85,7 @@ class FakeHubSpot:
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     expired: set[str] = field(default_factory=set)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → portal
+    schemas: list[dict[str, Any]] = field(default_factory=list)    # custom object schemas (/crm/v3/schemas)
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, method, path)
 
     def __post_init__(self) -> None:
@@ -87,7 +94,9 @@ class FakeHubSpot:
         base = stub("properties_deals")["results"]
         self.properties = {"deals": list(base), "tasks": [],
                            "companies": [_prop(n) for n in STANDARD["companies"]],
-                           "contacts": [_prop(n) for n in STANDARD["contacts"]]}
+                           "contacts": [_prop(n) for n in STANDARD["contacts"]],
+                           "line_items": [_prop(n) for n in STANDARD["line_items"]],
+                           "products": [_prop(n) for n in STANDARD["products"]]}
         self.properties["deals"] += [_prop(n) for n in STANDARD["deals"]]
         self.groups = {"deals": list(stub("property_groups_deals")["results"]), "tasks": []}
 
@@ -109,7 +118,32 @@ class FakeHubSpot:
 
     def link(self, from_type: str, from_id: str, to_type: str, to_id: str, type_id: int | None = None) -> None:
         self.links.setdefault((from_type, to_type), {}).setdefault(from_id, []).append(
-            (to_id, type_id or PRIMARY_TYPE[to_type]))
+            (to_id, type_id or PRIMARY_TYPE.get(to_type, 0)))
+
+    def custom_object(self, name: str, properties: list[str], object_type_id: str = "2-1234567",
+                      portal: int = 4242) -> str:
+        """A custom object schema as /crm/v3/schemas returns it (associated with companies)."""
+        ms = self.now_ms
+        self.schemas.append({
+            "id": object_type_id.split("-", 1)[1], "objectTypeId": object_type_id, "name": name,
+            "fullyQualifiedName": f"p{portal}_{name}", "labels": {"singular": name.title(), "plural": name.title() + "s"},
+            "primaryDisplayProperty": properties[0], "requiredProperties": [properties[0]],
+            "searchableProperties": [properties[0]], "secondaryDisplayProperties": [], "archived": False,
+            "metaType": "PORTAL_SPECIFIC", "createdAt": iso(ms), "updatedAt": iso(ms),
+            "properties": [{**_prop(n), "groupName": f"{name}_information", "createdAt": iso(ms), "updatedAt": iso(ms),
+                            "displayOrder": -1, "calculated": False, "externalOptions": False, "archived": False,
+                            "hasUniqueValue": False} for n in properties],
+            "associations": [{"id": "45", "fromObjectTypeId": object_type_id, "toObjectTypeId": "0-2",
+                              "name": f"{name}_to_company", "createdAt": iso(ms), "updatedAt": iso(ms)}],
+        })
+        self.properties[object_type_id] = [_prop(n) for n in properties]
+        return object_type_id
+
+    def add_products(self, n: int) -> None:
+        for p in range(n):
+            self.add("products", str(80_000 + p), {
+                "name": f"Product {p}", "price": f"{100 + p}.00", "hs_cost_of_goods_sold": f"{60 + p}.00",
+                "hs_sku": f"SKU-{p}", "description": "A product", "hs_product_type": "inventory"}, self.now_ms)
 
     def touch(self, object_type: str, object_id: str, **changes: Any) -> None:
         record = self.objects[object_type][object_id]
@@ -122,12 +156,15 @@ class FakeHubSpot:
         self.archived.setdefault(object_type, []).append(object_id)
 
     def populate(self, n_deals: int, deals_per_company: int = 5, contacts_per_deal: int = 2,
-                 engagements_per_deal: int = 1, same_timestamp: int = 1, engagements_every: int = 1) -> None:
+                 engagements_per_deal: int = 1, same_timestamp: int = 1, engagements_every: int = 1,
+                 line_items_per_deal: int = 0, products: int = 0) -> None:
         """A portal of n deals; `same_timestamp` deals share each modified time (bulk imports do that)."""
         stages = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
                   "contractsent", "closedwon", "closedlost"]
         texts = ["Budget approval needed; they asked about ROI and pricing.", "Security review requested by IT.",
                  "Competitor Acme came up on the call.", "Timeline: go-live before Q3.", "Demo went well."]
+        if products:
+            self.add_products(products)
         ms = self.now_ms
         for i in range(n_deals):
             deal = str(1000 + i)
@@ -161,7 +198,18 @@ class FakeHubSpot:
                              "hs_task_subject": "Follow up", "hs_task_body": texts[(i + 4) % 5]}
                     self.add(kind, eid, props, ms)
                     self.link("deals", deal, kind, eid)
+            for li in range(line_items_per_deal):
+                item, product = str(5_000_000 + i * line_items_per_deal + li), 80_000 + (i + li) % max(products, 1)
+                self.add_line_item(item, str(product), quantity=1 + li, price=f"{100 + product - 80_000}.00", ms=ms)
+                self.link("deals", deal, "line_items", item)
         self.now_ms = ms + 1000
+
+    def add_line_item(self, item: str, product: str, quantity: int, price: str, discount_pct: str | None = None,
+                      discount: str | None = None, ms: int | None = None) -> None:
+        amount = quantity * (float(price) - float(discount or 0)) * (1 - float(discount_pct or 0) / 100)
+        self.add("line_items", item, {"name": f"Product {product}", "hs_product_id": product, "quantity": str(quantity),
+                                      "price": price, "amount": f"{amount:.2f}", "hs_discount_percentage": discount_pct,
+                                      "discount": discount, "hs_sku": f"SKU-{product}"}, ms)
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -211,14 +259,20 @@ class FakeHubSpot:
     def _route(self, request: Request) -> Response:
         path, method = request.path, request.method
         body = request.get_json(silent=True) or {}
-        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/search", path):
+        unknown = re.match(r"/crm/v\d/(?:objects|properties|associations)/(\d+-\d+)", path)
+        if unknown and unknown.group(1) not in {s["objectTypeId"] for s in self.schemas}:
+            return _json({"status": "error", "message": f"Unable to infer object type from: {unknown.group(1)}",
+                          "correlationId": "5c2a1e7b-0f4e-4a4e-9a0e-1d2f3a4b5c6d", "category": "VALIDATION_ERROR"}, 400)
+        if m := re.fullmatch(rf"/crm/v3/objects/({OBJECT_TYPE})/search", path):
             return self._search(m.group(1), body)
-        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/batch/read", path):
+        if m := re.fullmatch(rf"/crm/v3/objects/({OBJECT_TYPE})/batch/read", path):
             return self._batch_read(m.group(1), body)
-        if m := re.fullmatch(r"/crm/v3/objects/(\w+)/batch/update", path):
+        if m := re.fullmatch(rf"/crm/v3/objects/({OBJECT_TYPE})/batch/update", path):
             return self._batch_update(m.group(1), body)
-        if m := re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/read", path):
+        if m := re.fullmatch(rf"/crm/v4/associations/({OBJECT_TYPE})/({OBJECT_TYPE})/batch/read", path):
             return self._associations(m.group(1), m.group(2), body)
+        if path in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
+            return _json({"results": self.schemas})
         if path == "/account-info/v3/details":
             return _json({"portalId": 4242, "accountType": "STANDARD", "timeZone": "Europe/Berlin", "companyCurrency": "EUR",
                           "additionalCurrencies": [], "utcOffset": "+01:00", "utcOffsetMilliseconds": 3600000,
@@ -230,14 +284,14 @@ class FakeHubSpot:
                 self.groups.setdefault(m.group(1), []).append({**body, "archived": False})
                 return _json({**body, "archived": False}, 201)
             return _json({"results": self.groups.get(m.group(1), [])})
-        if m := re.fullmatch(r"/crm/v3/properties/(\w+)", path):
+        if m := re.fullmatch(rf"/crm/v3/properties/({OBJECT_TYPE})", path):
             if method == "POST":
                 if any(p["name"] == body["name"] for p in self.properties.setdefault(m.group(1), [])):
                     return _json({"status": "error", "message": "Property already exists", "category": "CONFLICT"}, 409)
                 self.properties[m.group(1)].append(body)
                 return _json(body, 201)
             return _json({"results": self.properties.get(m.group(1), [])})
-        if m := re.fullmatch(r"/crm/v3/objects/(\w+)", path):
+        if m := re.fullmatch(rf"/crm/v3/objects/({OBJECT_TYPE})", path):
             if method == "POST":
                 return self._create(m.group(1), body)
             return self._list(m.group(1), parse_qs(request.query_string.decode()))
@@ -308,8 +362,9 @@ class FakeHubSpot:
             start = int(item.get("after") or 0)
             page = targets[start:start + self.association_page]
             result: dict[str, Any] = {"from": {"id": item["id"]}, "to": [
-                {"toObjectId": int(t), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id,
-                                                             "label": "Primary" if type_id == 5 else None}]}
+                {"toObjectId": int(t), "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": "Primary" if type_id == 5 else None}
+                    if type_id else {"category": "USER_DEFINED", "typeId": 45, "label": None}]}
                 for t, type_id in page]}
             if start + self.association_page < len(targets):
                 result["paging"] = {"next": {"after": str(start + self.association_page), "link": None}}
@@ -340,7 +395,8 @@ class FakeHubSpot:
         object_id = str(9_000_000 + len(self.objects.get(object_type, {})))
         self.add(object_type, object_id, body.get("properties", {}))
         for assoc in body.get("associations", []):
-            self.link(object_type, object_id, "deals", str(assoc["to"]["id"]), assoc["types"][0]["associationTypeId"])
+            type_id = assoc["types"][0]["associationTypeId"]
+            self.link(object_type, object_id, TASK_TARGET[type_id], str(assoc["to"]["id"]), type_id)
         return _json(_shape(self.objects[object_type][object_id], None), 201)
 
     def _token(self, request: Request) -> Response:
@@ -360,7 +416,7 @@ class FakeHubSpot:
 
 
 def _route(path: str) -> str:
-    return re.sub(r"/\d+", "/{id}", path)
+    return re.sub(r"/\d+(?=/|$)", "/{id}", path)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

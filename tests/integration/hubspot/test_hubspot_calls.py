@@ -13,31 +13,45 @@ from stepwise.integration.hubspot import HubSpotConnector
 from stepwise.integration.hubspot_client import Limits
 
 
-def minimum_calls(deals: int, companies: int, contacts: int, engagements_per_type: int, writes: int) -> int:
-    """The floor for a first sync with the calls we use:
+def minimum_calls(deals: int, companies: int, contacts: int, engagements_per_type: int, line_items: int,
+                  products: int, writes: int) -> int:
+    """The floor for a first sync with the calls we use (every search page holds 200, every batch read 100):
 
         1 pipelines read
       + ⌈N/200⌉ search pages (deals)
-      + 7 × ⌈N/1000⌉ association batch reads (deal → companies, contacts, notes, calls, emails, meetings, tasks)
-      + ⌈C/100⌉ + ⌈K/100⌉ batch reads of companies and contacts
+      + ⌈C/200⌉ search pages (companies: every company is an account, not only those with deals,
+                and the search returns their properties, so no batch read of them)
+      + 8 × ⌈N/1000⌉ association batch reads (deal → companies, contacts, notes, calls, emails,
+                meetings, tasks, line items)
+      + ⌈K/100⌉ batch reads of contacts
       + 5 × ⌈E/100⌉ batch reads of each engagement type
+      + ⌈L/100⌉ batch reads of line items
+      + ⌈P/200⌉ search pages (products: the library, for cross-sell; a product a line item names
+                that the search did not bring would cost a batch read, none here)
       + ⌈W/100⌉ batch updates (write-back)
+
+    An empty search still costs its one page.
     """
-    return (1 + math.ceil(deals / 200) + 7 * math.ceil(deals / 1000) + math.ceil(companies / 100)
-            + math.ceil(contacts / 100) + len(ENGAGEMENTS) * math.ceil(engagements_per_type / 100)
-            + math.ceil(writes / 100))
+    def pages(n: int, size: int) -> int:
+        return max(1, math.ceil(n / size))
+
+    return (1 + pages(deals, 200) + pages(companies, 200) + 8 * math.ceil(deals / 1000) + math.ceil(contacts / 100)
+            + len(ENGAGEMENTS) * math.ceil(engagements_per_type / 100) + math.ceil(line_items / 100)
+            + pages(products, 200) + math.ceil(writes / 100))
 
 
 def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: FakeHubSpot, make_connector):
     n = 10_000
-    # 1 contact per deal; engagements (one of each type) on every 5th deal
-    fake.populate(n, deals_per_company=5, contacts_per_deal=1, engagements_per_deal=1, engagements_every=5)
+    # 1 contact and 1 line item per deal; engagements (one of each type) on every 5th deal; 50 products
+    fake.populate(n, deals_per_company=5, contacts_per_deal=1, engagements_per_deal=1, engagements_every=5,
+                  line_items_per_deal=1, products=50)
     connector = make_connector()
     data = connector.pull()
     pushed = connector.push([make_rec(d) for d in data.deals["deal_id"]])
 
     assert len(data.deals) == n and pushed.written == n
-    floor = minimum_calls(n, n // 5, n, n // 5, n)
+    assert len(data.order_lines) == n and len(data.products) == 50 and len(data.accounts) == n // 5
+    floor = minimum_calls(n, n // 5, n, n // 5, n, 50, n)
     assert fake.total() == connector.client.requests
     print(f"\n10,000 deals: {fake.total()} calls, minimum {floor}")
     assert floor <= fake.total() <= floor * 1.05, (fake.total(), floor, fake.calls())
@@ -45,12 +59,12 @@ def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: Fa
 
 def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_connector):
     """The figures for the closing note: 1,000 deals, then 1 % of them changed."""
-    fake.populate(1000, contacts_per_deal=2, engagements_per_deal=2)
+    fake.populate(1000, contacts_per_deal=2, engagements_per_deal=2, line_items_per_deal=3, products=40)
     first = make_connector()
     data = first.pull()
     first.push([make_rec(d) for d in data.deals["deal_id"]])
     first_calls = fake.total()
-    assert first_calls == minimum_calls(1000, 200, 2000, 2000, 1000)
+    assert first_calls == minimum_calls(1000, 200, 2000, 2000, 3000, 40, 1000)
 
     def one_percent_changed(round_: int) -> tuple[int, HubSpotConnector]:
         before = fake.total()
@@ -69,9 +83,10 @@ def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_conn
     after_first, connector = one_percent_changed(1)
     assert connector.stats["skipped_own_write"] == 990
     steady, _ = one_percent_changed(2)
-    # pipelines 1, deal search 1, associations 7, companies 1, contacts 1, engagements 5,
-    # archived list 1, company + contact change searches 2, write-back 1
-    assert after_first == 20 + 4 and steady == 20, fake.calls()
+    # pipelines 1, deal search 1, company change search 1, associations 8, contacts 1, engagements 5,
+    # line items 1, product change search 1, archived list 1, contact change search 1, write-back 1
+    # (the changed deals' companies are held and current: no batch read of them)
+    assert after_first == 22 + 4 and steady == 22, fake.calls()
     print(f"\nHubSpot calls per 1,000 deals: first sync {first_calls}, incremental with 1 % changed "
           f"{steady} (the first one after a full write-back: {after_first})")
 

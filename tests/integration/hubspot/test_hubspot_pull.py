@@ -45,8 +45,8 @@ def test_incremental_sync_reads_only_what_changed(fake: FakeHubSpot, make_connec
     assert data.deals.set_index("deal_id").loc["1012", "stage"] == "negotiation"
     assert len(data.deals) == 40 and len(data.activities) == 200   # the rest still there, from our tables
     assert calls["POST /crm/v3/objects/deals/search"] == 1
-    assert sum(v for k, v in calls.items() if "/associations/" in k) == 7
-    assert calls["POST /crm/v3/objects/companies/batch/read"] == 1
+    assert sum(v for k, v in calls.items() if "/associations/" in k) == 8   # incl. deal → line items
+    assert calls["POST /crm/v3/objects/companies/batch/read"] == 0        # held, and kept current by search
     assert calls["GET /crm/v3/objects/deals"] == 1                 # archived deals are listed
     assert calls["POST /crm/v3/objects/companies/search"] == 1 and calls["POST /crm/v3/objects/contacts/search"] == 1
 
@@ -57,8 +57,9 @@ def test_nothing_changed_costs_only_the_fixed_calls(fake: FakeHubSpot, make_conn
     first = fake.total()
     connector = make_connector()
     connector.pull()
-    # pipelines, one empty-ish deal search (the overlap window), archived list, companies + contacts search
-    assert fake.total() - first == 5
+    # pipelines, one empty-ish deal search (the overlap window), archived list, companies + contacts +
+    # products change searches
+    assert fake.total() - first == 6
     assert connector.stats["changed"] == 0
 
 
@@ -116,7 +117,7 @@ def test_full_sync_ignores_the_cursor(fake: FakeHubSpot, make_connector):
     before = fake.total()
     make_connector(full=True).pull()
     assert Counter(p for _, _, p in fake.log[before:])["/crm/v3/objects/deals/search"] == 1
-    assert sum(1 for _, _, p in fake.log[before:] if "/associations/" in p) == 7
+    assert sum(1 for _, _, p in fake.log[before:] if "/associations/" in p) == 8
 
 
 @pytest.mark.parametrize("bad", ["stages: {x: won}", "deals: {properties: {colour: color}}"])
