@@ -129,7 +129,8 @@ recommendations = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("payload", Json, nullable=False),
     Index("ix_recommendations_record", "source", "record_type", "record_id"),
-    Index("ix_recommendations_account", "account_id"),
+    # Account-level cards shown on a deal: every equality of that query, so the planner never prefers (source, as_of).
+    Index("ix_recommendations_account_cards", "source", "account_id", "record_type", "as_of"),
     Index("ix_recommendations_source_as_of", "source", "as_of"),
 )
 

@@ -54,8 +54,9 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                 log.info(note)
             if narrator is not None:
                 result.recommendations = narrator.narrate(result.recommendations, recent_notes(data.table("activities"), as_of))
-            pushed = connector.push(result.recommendations) if write_back else PushResult()
+            pushed = PushResult()
             if store is not None:
+                # The store first: it is the system of record; a CRM write-back that fails leaves nothing lost.
                 store.upsert_deal_links(connector.source, _deal_accounts(data))
                 # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
                 store.upsert_deal_outcomes(connector.source, data.table("deals")[["deal_id", "stage", "is_closed", "is_won"]]
@@ -66,6 +67,9 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
                 expire_deleted = getattr(connector, "expire_deleted", None)
                 if expire_deleted is not None:
                     expire_deleted(store)
+            if write_back:
+                pushed = connector.push(result.recommendations)
+            if store is not None:
                 store.finish_run(run_id, _counts(data, result, pushed, quarantined))
         except Exception as exc:
             if store is not None and run_id is not None:
