@@ -111,8 +111,10 @@ def _store(url: str):
 @click.option("--accounts", default=300, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--as-of", "as_of", default=None, help="Default: today.")
 @click.option("--cards", "n_cards", default=5, show_default=True, help="How many top cards to show.")
+@click.option("--train/--no-train", default=True, show_default=True,
+              help="Train the learning models on the sample's history first (success rates on the cards).")
 @user_errors
-def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> None:
+def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int, train: bool) -> None:
     """Generate the sample company, run the whole pipeline in-process, show the top cards."""
     from stepwise.cards.terminal import print_cards
     from stepwise.integration.files import FilesConnector
@@ -126,6 +128,12 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int) -> Non
         counts = write_company(directory, as_of=day, accounts=accounts, seed=7)
     err_console.print(f"Sample company in {directory}/: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     store = _store(settings.database_url)
+    if train:
+        from stepwise.workers.learning import train_and_store
+
+        with err_console.status("Learning from the sample's won/lost deals, orders and leads…"):
+            bundle = train_and_store(FilesConnector(directory).pull(), "files", day, settings.database_url)
+        err_console.print(f"Models trained: {bundle.version} (see `stepwise evaluate` for how they compare with baselines)")
     with err_console.status("Scoring every open deal, lead and account…"):
         result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules, settings.templates), day, store=store,
                               narrator=narrator_from(settings))
