@@ -156,6 +156,12 @@ class Catalog:
     def by_id(self, action_id: str) -> Action:
         return self._index[action_id]
 
+    @cached_property
+    def template_signals(self) -> frozenset[str]:
+        """Every signal some title, why, how, script or email reads."""
+        texts = (t for a in self.actions for t in (a.title, *a.why, *a.how, a.script, a.email))
+        return frozenset(name for text in texts for name in template_fields(text))
+
     def for_scope(self, scope: str) -> list[Action]:
         return [a for a in self.actions if a.scope == scope]
 
