@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from stepwise.cli_support import _as_of, user_errors
+from stepwise.cli_support import as_of_day, user_errors
 from stepwise.engine.catalog import load_catalog
 from stepwise.settings import SettingsError, get_settings
 
@@ -46,7 +46,7 @@ def sample_data(directory: Path, accounts: int, seed: int, as_of: str | None) ->
     """Write a believable sample B2B company as CSV files (the files-source format)."""
     from stepwise.integration.sample_company import write_company
 
-    day = _as_of(as_of)
+    day = as_of_day(as_of)
     with err_console.status(f"Generating {accounts} accounts…"):
         counts = write_company(directory, as_of=day, accounts=accounts, seed=seed)
     summary = ", ".join(f"{n} {t}" for t, n in counts.items())
@@ -74,7 +74,7 @@ def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> 
     target = _store(settings.database_url) if store else None
     from stepwise.workers.pipeline import narrator_from
 
-    result = run_pipeline(connector, catalog, _as_of(as_of), store=target, narrator=narrator_from(settings))
+    result = run_pipeline(connector, catalog, as_of_day(as_of), store=target, narrator=narrator_from(settings))
     recs = result.recommendations
     if fmt == "json":
         json.dump([r.to_dict() for r in recs], sys.stdout, ensure_ascii=False, default=str)
@@ -122,7 +122,7 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int, train:
     from stepwise.workers.pipeline import narrator_from, run_pipeline
 
     settings = get_settings()
-    day = _as_of(as_of)
+    day = as_of_day(as_of)
     started = time.perf_counter()
     with err_console.status("Generating the sample company…"):
         counts = write_company(directory, as_of=day, accounts=accounts, seed=7)

@@ -34,7 +34,8 @@ def user_errors(func):
     return wrapper
 
 
-def _as_of(value: str | None) -> str:
+def as_of_day(value: str | None) -> str:
+    """The day a command works as of: YYYY-MM-DD, default today."""
     if value is None:
         return date.today().isoformat()
     try:

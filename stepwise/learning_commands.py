@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from stepwise.cli_support import _as_of, user_errors
+from stepwise.cli_support import as_of_day, user_errors
 
 
 def _history(source_name: str, database_url: str, use_store: bool):
@@ -33,7 +33,7 @@ def predict(source: str, as_of: str | None, from_store: bool) -> None:
     from stepwise.settings import get_settings
     from stepwise.workers import learning
 
-    day = _as_of(as_of)
+    day = as_of_day(as_of)
     name, data = learning.pull(source)
     bundle = None
     if from_store:
@@ -55,7 +55,7 @@ def train(source: str, as_of: str | None) -> None:
     from stepwise.settings import get_settings
     from stepwise.workers import learning
 
-    day = _as_of(as_of)
+    day = as_of_day(as_of)
     name, data = learning.pull(source)
     bundle = learning.train_and_store(data, name, day, get_settings().database_url)
     click.echo(json.dumps({"version": bundle.version, "train_from": bundle.train_from,
@@ -75,7 +75,7 @@ def evaluate(source: str, as_of: str | None, out_dir: Path, test_days: int, feed
     from stepwise.settings import get_settings
     from stepwise.workers import learning
 
-    day = _as_of(as_of)
+    day = as_of_day(as_of)
     name, data = learning.pull(source)
     history = _history(name, get_settings().database_url, feedback)
     path = learning.evaluate(data, day, out_dir, history, test_days=test_days)

@@ -7,11 +7,10 @@ Bad configuration is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
-from datetime import date
 
 import click
 
-from stepwise.cli_support import user_errors
+from stepwise.cli_support import as_of_day, user_errors
 
 PORTAL = click.option("--portal", default="", help="An OAuth-installed portal id (public app); default: the private app token.")
 
@@ -32,7 +31,7 @@ def sync_hubspot(full: bool, as_of: str | None, no_write_back: bool, portal: str
     settings = get_settings()
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     connector = HubSpotConnector.from_settings(portal, full=full)
-    result = run_pipeline(connector, catalog, as_of or date.today().isoformat(), store=connector.store,
+    result = run_pipeline(connector, catalog, as_of_day(as_of), store=connector.store,
                           write_back=not no_write_back)
     stats = dict(connector.stats)
     click.echo(

@@ -8,12 +8,11 @@ Bad configuration is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
-from stepwise.cli_support import user_errors
+from stepwise.cli_support import as_of_day, user_errors
 from stepwise.settings import get_settings
 
 _mapping_option = click.option(
@@ -34,7 +33,7 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     from stepwise.integration.store import Store
     from stepwise.workers.pipeline import run_pipeline
 
-    day = _day(as_of)
+    day = as_of_day(as_of)
     settings = get_settings()
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     store = Store(settings.database_url)
@@ -78,11 +77,3 @@ def check_salesforce(mapping: Path | None) -> None:
         click.echo("Salesforce is ready: every mapped field and the Stepwise object are there.")
     sys.exit(1 if errors else 0)
 
-
-def _day(value: str | None) -> str:
-    if value is None:
-        return date.today().isoformat()
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None

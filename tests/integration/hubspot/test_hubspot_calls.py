@@ -6,8 +6,8 @@ import math
 import threading
 import uuid
 
-from conftest import make_rec
 from fake_hubspot import ENGAGEMENTS, FakeHubSpot
+from hs_helpers import make_rec
 
 from stepwise.integration.hubspot import HubSpotConnector
 from stepwise.integration.hubspot_client import Limits

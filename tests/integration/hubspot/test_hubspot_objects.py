@@ -7,8 +7,8 @@ from importlib import resources
 
 import pandas as pd
 import pytest
-from conftest import make_rec
 from fake_hubspot import FakeHubSpot, iso
+from hs_helpers import make_rec
 
 from stepwise.integration.hubspot_mapping import Mapping, load_mapping
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conftest import make_rec
 from fake_hubspot import FakeHubSpot
+from hs_helpers import make_rec
 
 from stepwise.integration.hubspot_push import DEAL_PROPERTIES, TASK_PROPERTIES, ensure_properties
 

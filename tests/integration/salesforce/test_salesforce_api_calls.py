@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from math import ceil
 
-from conftest import build_org
 from sf_fake import stamp
+from sf_helpers import build_org
 from test_salesforce_pull import rec
 
 from stepwise.integration.salesforce import SalesforceConnector

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
-from conftest import FAST, build_org, session_settings
 from sf_fake import stamp
+from sf_helpers import FAST, build_org, session_settings
 
 from stepwise.integration.base import ConnectorError
 from stepwise.integration.salesforce import SalesforceConnector

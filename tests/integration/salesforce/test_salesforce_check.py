@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import build_org
 from sf_fake import INSTANCE
+from sf_helpers import build_org
 
 from stepwise.cards.salesforce_fields import FIELDS, REP_FIELDS
 from stepwise.cli import check as check_group

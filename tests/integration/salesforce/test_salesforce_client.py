@@ -6,8 +6,8 @@ import logging
 
 import pytest
 import requests
-from conftest import FAST, password_settings, session_settings
 from sf_fake import stub
+from sf_helpers import FAST, password_settings, session_settings
 
 from stepwise.integration.salesforce_client import (
     SalesforceCallError,

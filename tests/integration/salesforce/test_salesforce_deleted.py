@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import build_org
 from sf_fake import stamp
+from sf_helpers import build_org
 from test_salesforce_pull import rec
 
 from stepwise.cards.salesforce_fields import EXTERNAL_ID, OBJECT

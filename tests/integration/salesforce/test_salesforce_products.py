@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from conftest import build_org
+from sf_helpers import build_org
 from test_salesforce_bulk import org_with_products
 
 from stepwise.integration.salesforce import SalesforceConnector

@@ -6,8 +6,8 @@ import logging
 from dataclasses import replace
 
 import pytest
-from conftest import build_org
 from sf_fake import stamp, stub
+from sf_helpers import build_org
 
 from stepwise.engine.recommendation import Factors, Recommendation
 from stepwise.integration.base import ConnectorError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import build_org
 from sf_fake import stub
+from sf_helpers import build_org
 from test_salesforce_pull import rec
 
 from stepwise.cards.salesforce_fields import EXTERNAL_ID, OBJECT

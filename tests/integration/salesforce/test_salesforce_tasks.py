@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import FAST, build_org, session_settings
+from sf_helpers import FAST, build_org, session_settings
 from test_salesforce_pull import rec
 
 from stepwise.cards.salesforce_fields import FIELDS, REP_FIELDS, TASK_MARKER
