@@ -11,6 +11,7 @@ import sys
 from datetime import date
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from stepwise.engine.catalog import CatalogError
 from stepwise.engine.records import MissingColumnError, MissingTableError
@@ -29,6 +30,11 @@ def user_errors(func):
             return func(*args, **kwargs)
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except OperationalError as exc:
+            # The URL (with its password) is never echoed: only what went wrong.
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            click.echo(f"error: the store (STEPWISE_DATABASE_URL) is not reachable: {reason}", err=True)
             sys.exit(2)
 
     return wrapper

@@ -47,8 +47,8 @@ def _moment(value: object) -> datetime:
         if _DATE_TIME.fullmatch(value):
             # A leap second (:60) is valid RFC 3339 but not a Python time: hold it at :59.
             text = value.upper().replace(":60", ":59", 1) if value[17:19] == "60" else value.upper()
-            return datetime.fromisoformat(text)
-    except ValueError:
+            return datetime.fromisoformat(text).astimezone(UTC)  # out of range in UTC → refused here, not a 500
+    except (ValueError, OverflowError):
         pass
     raise ValueError("must be an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ssZ)")
 

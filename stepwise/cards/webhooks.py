@@ -5,6 +5,7 @@ Needs the workers (STEPWISE_REDIS_URL); without them the routes answer 404 "not 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -16,6 +17,7 @@ from stepwise.cards.api import error
 from stepwise.cards.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError, verify_hubspot_signature
 from stepwise.workers.events import ChangeEvent, EventGate, accept
 
+log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 MAX_EVENTS = 1000
 
@@ -61,8 +63,8 @@ def _intake(events: list[ChangeEvent]) -> Any:
         return error(404, "webhook intake is not configured here (it needs the workers: set STEPWISE_REDIS_URL)")
     try:
         counts = accept(events, gate, _queue_sync)
-    except redis.RedisError:
-        # HubSpot and Salesforce retry a failed delivery: saying so loses nothing.
+    except Exception as exc:  # noqa: BLE001 - Redis or broker down: the events were forgotten, the CRM redelivers
+        log.error("webhook events not queued (%s: %s)", type(exc).__name__, exc)
         return error(503, "the queue is unavailable; the CRM will deliver these events again")
     return jsonify(counts), 202
 

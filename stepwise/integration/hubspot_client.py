@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import urllib3
 from hubspot import HubSpot
 from pydantic import SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from urllib3.util.retry import Retry
 
 from stepwise.integration.base import ConnectorError
@@ -180,8 +180,13 @@ class HubSpotClient:
         return sum(self.calls.values())
 
     def call(self, api: str, method: str, *args: Any, label: str | None = None, search: bool = False,
-             **kwargs: Any) -> dict[str, Any]:
-        """Call `api.method(*args, **kwargs)` (e.g. "crm.objects.search_api", "do_search") → parsed JSON."""
+             idempotent: bool = True, **kwargs: Any) -> dict[str, Any]:
+        """Call `api.method(*args, **kwargs)` (e.g. "crm.objects.search_api", "do_search") → parsed JSON.
+
+        idempotent=False (a create): only a refusal that provably did nothing (429, expired token) is
+        retried here; after a network error or a 5xx the object may exist, so the caller's own retry
+        (which looks it up first) decides.
+        """
         label = label or f"{api}.{method}"
         refreshed = {"done": False}
 
@@ -189,9 +194,12 @@ class HubSpotClient:
             exc = state.outcome.exception() if state.outcome else None
             return exc.wait if isinstance(exc, _Retryable) else 0.0
 
+        def safe_to_retry(exc: BaseException) -> bool:
+            return isinstance(exc, _Retryable) and (idempotent or exc.reason.startswith(("429", "401")))
+
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts), wait=wait, sleep=self.sleep,
-            retry=retry_if_exception_type(_Retryable), reraise=True,
+            retry=retry_if_exception(safe_to_retry), reraise=True,
         )
         try:
             for attempt in retrying:
@@ -199,6 +207,8 @@ class HubSpotClient:
                     result = self._once(api, method, args, kwargs, label, search,
                                         attempt.retry_state.attempt_number, refreshed)
         except _Retryable as exc:
+            if not idempotent and not exc.reason.startswith(("429", "401")):
+                raise HubSpotError(f"HubSpot {label}: {exc.reason}; not repeated here (the object may exist)") from None
             raise HubSpotError(f"HubSpot {label}: gave up after {self.max_attempts} attempts ({exc.reason})") from None
         self.calls[label] += 1
         return result

@@ -186,7 +186,7 @@ def create_task(client: HubSpotClient, state: HubSpotState, rec: Recommendation,
         "to": {"id": target},
         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": association}],
     }]}
-    data = client.call("crm.objects.basic_api", "create", "tasks", body, label="create:tasks")
+    data = client.call("crm.objects.basic_api", "create", "tasks", body, label="create:tasks", idempotent=False)
     task_id = str(data["id"])
     state.record_task(rec.id, task_id)
     return task_id

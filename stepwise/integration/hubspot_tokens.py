@@ -117,7 +117,12 @@ def token_info(base_url: str, access_token: str) -> dict[str, Any]:
     import json
 
     api = cached_api(base_url, "oauth-token-endpoint", "oauth.access_tokens_api")
-    response = api.get(access_token, _preload_content=False, _request_timeout=(5, 30))
+    try:
+        response = api.get(access_token, _preload_content=False, _request_timeout=(5, 30))
+    except Exception as exc:
+        # The token is in this URL's path: never let the client's message (which quotes the URL) escape.
+        status = getattr(exc, "status", None)
+        raise HubSpotAuthError(f"HubSpot token lookup failed ({type(exc).__name__}, status {status})", status) from None
     return json.loads(response.data)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -144,9 +145,15 @@ class _Governor:
         call_kwargs = dict(kwargs)
         headers = {**sf.headers, **call_kwargs.pop("headers", {})}  # rebuilt per try: a re-auth changes the token
         call_kwargs.setdefault("timeout", self.policy.timeout)
+        creates = _creates_a_record(method, url)
         try:
             response = sf.session.request(method, url, headers=headers, **call_kwargs)
+        except requests.ConnectTimeout as exc:
+            raise _Retryable(f"{type(exc).__name__} talking to Salesforce") from exc  # never reached Salesforce
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if creates:
+                # The record may exist now: not repeated here; the caller's retry looks it up first.
+                raise SalesforceCallError(f"Salesforce create not confirmed ({type(exc).__name__}); not repeated") from exc
             raise _Retryable(f"{type(exc).__name__} talking to Salesforce") from exc
         self._note_usage(response)
         status, code = response.status_code, _error_code(response)
@@ -160,6 +167,8 @@ class _Governor:
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
             self.limiter.pause(self.policy.limit_pause)
             raise _Retryable(f"Salesforce API limit exceeded ({_message(response)}); paused {self.policy.limit_pause:g}s")
+        if status >= 500 and creates:
+            raise SalesforceCallError(f"Salesforce create answered HTTP {status}; not repeated (the record may exist)")
         if status >= 500 or code in TRANSIENT_CODES:
             raise _Retryable(f"HTTP {status} {code or ''}".strip())
         if status >= 300:
@@ -189,6 +198,11 @@ class _Governor:
         share = usage.used / usage.total if usage.total else 0.0
         level = logging.WARNING if share >= self.policy.warn_usage else logging.DEBUG
         log.log(level, "salesforce: org API usage %d/%d (%.0f%%)", usage.used, usage.total, share * 100)
+
+
+def _creates_a_record(method: str, url: str) -> bool:
+    """POST …/sobjects/<Object>/ creates a record: not idempotent (upserts by external id are PATCH)."""
+    return method.upper() == "POST" and re.search(r"/sobjects/[A-Za-z0-9_]+/?$", url.split("?")[0]) is not None
 
 
 def _give_up(retry_state: RetryCallState) -> Any:

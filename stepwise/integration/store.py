@@ -232,6 +232,11 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def sources(self) -> list[str]:
+        """Every source that has recommendations (e.g. files, salesforce, hubspot-123)."""
+        with self._connect() as conn:
+            return sorted(conn.execute(select(recommendations.c.source).distinct()).scalars())
+
     def describe(self) -> str:
         """Where the store lives, safe to print (no password)."""
         return self.engine.url.render_as_string(hide_password=True)

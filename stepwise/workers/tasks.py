@@ -15,13 +15,24 @@ from stepwise.workers.pipeline import narrator_from, run_pipeline
 log = logging.getLogger(__name__)
 
 
+def _connector(source: str, full: bool):
+    """The daily re-score re-reads everything (full); the 15-minute syncs read what changed."""
+    if full and source == "salesforce":
+        return connector_for("salesforce:full")
+    if full and source.partition(":")[0] == "hubspot":
+        from stepwise.integration.hubspot import HubSpotConnector
+
+        return HubSpotConnector.from_settings(source.partition(":")[2], full=True)
+    return connector_for(source)
+
+
 @app.task(name="stepwise.score_source")
 def score_source(source: str, as_of: str | None = None, full: bool = False) -> dict:
     """Pull `source`, score it as of the day, store and write back; safe to run twice (idempotent upserts)."""
     settings = get_settings()
     store = Store(settings.database_url)
     try:
-        result = run_pipeline(connector_for(source), load_catalog(settings.catalog, settings.rules, settings.templates),
+        result = run_pipeline(_connector(source, full), load_catalog(settings.catalog, settings.rules, settings.templates),
                               as_of or date.today().isoformat(), store=store, narrator=narrator_from(settings))
         return {"run_id": result.run_id, "recommendations": len(result.recommendations)}
     finally:
@@ -30,13 +41,13 @@ def score_source(source: str, as_of: str | None = None, full: bool = False) -> d
 
 @app.task(name="stepwise.expire_stale")
 def expire_stale(as_of: str | None = None) -> dict:
-    """Expire what no run refreshed for two days (a source whose sync keeps failing must not show old advice)."""
+    """Expire what no run refreshed for two days, for every source in the store (HubSpot ones are
+    `hubspot-<portal>`): a source whose sync keeps failing must not keep showing old advice."""
     settings = get_settings()
     cutoff = (date.fromisoformat(as_of) if as_of else date.today()) - timedelta(days=1)
     store = Store(settings.database_url)
     try:
-        return {source: store.expire_stale(source.partition(":")[0], cutoff.isoformat(), set())
-                for source in settings.sync_sources}
+        return {source: store.expire_stale(source, cutoff.isoformat(), set()) for source in store.sources()}
     finally:
         store.close()
 

@@ -81,3 +81,19 @@ def test_readyz_says_when_redis_is_down(store):
     client = create_app(store=store, api_tokens=[TOKEN], redis_url="redis://127.0.0.1:9/0").test_client()
     response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json()["error"] == "redis not reachable"
+
+
+def test_a_snooze_date_out_of_range_in_utc_is_a_400(store):
+    client = create_app(store=store, api_tokens=[TOKEN]).test_client()
+    for when in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"):
+        response = feedback(client, {"action": "snoozed", "user": "rep_01", "snooze_until": when})
+        assert response.status_code == 400, when
+
+
+def test_expiry_covers_every_source_in_the_store(store, monkeypatch):
+    from stepwise.workers import tasks as worker_tasks
+
+    monkeypatch.setattr(worker_tasks, "get_settings", lambda: Settings(STEPWISE_DATABASE_URL=str(store.engine.url)))
+    expired = worker_tasks.expire_stale.run("2030-01-01")
+    assert expired and all(n >= 0 for n in expired.values())
+    assert sum(expired.values()) >= 1 and store.get_recommendation(DEAL_REC.id).status == "expired"

@@ -94,3 +94,19 @@ def test_without_workers_the_intake_says_it_is_not_configured(store):
     client = create_app(store=store, api_tokens=[TOKEN]).test_client()
     response = client.post("/webhooks/salesforce", json={"events": []}, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 404 and "STEPWISE_REDIS_URL" in response.get_json()["error"]
+
+
+def test_events_whose_sync_could_not_be_queued_are_taken_again_on_redelivery(broker):
+    from stepwise.workers.events import accept
+
+    gate, source = EventGate(broker), f"hubspot-{uuid.uuid4().hex[:8]}"
+    events = [ChangeEvent(source, "e1", "D1", 1), ChangeEvent(source, "e2", "D2", 1)]
+
+    def broken(_source):
+        raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        accept(events, gate, broken)
+    queued = []
+    assert accept(events, gate, queued.append) == {"taken": 2, "duplicate": 0, "stale": 0, "syncs_queued": 1}
+    assert queued == [source]

@@ -153,3 +153,12 @@ def test_calls_are_counted_by_kind(fake, client):
     query(client)
     assert client.stats.calls == 3 == fake.calls["query"]
     assert client.stats.by_kind["query"] == 3
+
+
+def test_only_record_creates_are_treated_as_not_repeatable():
+    from stepwise.integration.salesforce_client import _creates_a_record
+
+    assert _creates_a_record("POST", "https://x.my.salesforce.com/services/data/v60.0/sobjects/Task/")
+    assert not _creates_a_record("PATCH", "https://x/services/data/v60.0/composite/sobjects/Stepwise_Recommendation__c/Stepwise_Id__c")
+    assert not _creates_a_record("POST", "https://x/services/data/v60.0/composite")
+    assert not _creates_a_record("GET", "https://x/services/data/v60.0/sobjects/Task/describe")
