@@ -53,6 +53,10 @@ class SalesforceConfigError(ConnectorError):
     """The environment does not describe a usable Salesforce connection."""
 
 
+class SalesforceDailyQuota(ConnectorError):
+    """The org is close to its daily API allowance: Stepwise stops before the org runs out."""
+
+
 class SalesforceCallError(ConnectorError):
     """A call failed for good (after retries); the message says what Salesforce answered."""
 
@@ -86,6 +90,7 @@ class CallPolicy:
     max_backoff: float = 30.0
     limit_pause: float = 60.0     # REQUEST_LIMIT_EXCEEDED: everyone waits this long before the next try
     warn_usage: float = 0.8       # log a warning once the org has used this share of its daily calls
+    stop_usage: float = 0.95      # stop syncing beyond this share: the org's own users and integrations come first
     bulk_poll: float = 2.0        # Bulk API 2.0: first wait before asking a query job's state again, then doubles
     bulk_poll_max: float = 30.0
     bulk_wait: float = 3600.0     # give up on a query job still running after this long
@@ -198,6 +203,11 @@ class _Governor:
         share = usage.used / usage.total if usage.total else 0.0
         level = logging.WARNING if share >= self.policy.warn_usage else logging.DEBUG
         log.log(level, "salesforce: org API usage %d/%d (%.0f%%)", usage.used, usage.total, share * 100)
+        if share >= self.policy.stop_usage:
+            message = (f"Salesforce org API usage {usage.used}/{usage.total} ({share:.0%}) is past the "
+                       f"{self.policy.stop_usage:.0%} Stepwise leaves for others: syncing pauses until the daily count resets")
+            log.error("salesforce: %s", message)
+            raise SalesforceDailyQuota(message)
 
 
 def _creates_a_record(method: str, url: str) -> bool:

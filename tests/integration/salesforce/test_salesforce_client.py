@@ -162,3 +162,14 @@ def test_only_record_creates_are_treated_as_not_repeatable():
     assert not _creates_a_record("PATCH", "https://x/services/data/v60.0/composite/sobjects/Stepwise_Recommendation__c/Stepwise_Id__c")
     assert not _creates_a_record("POST", "https://x/services/data/v60.0/composite")
     assert not _creates_a_record("GET", "https://x/services/data/v60.0/sobjects/Task/describe")
+
+
+def test_syncing_stops_before_the_org_runs_out_of_daily_calls(fake, client, caplog):
+    import pytest
+
+    from stepwise.integration.salesforce_client import SalesforceDailyQuota
+
+    fake.usage = 14_300  # the next call reports 14,301 of 15,000: past the 95 % Stepwise leaves for others
+    with pytest.raises(SalesforceDailyQuota, match=r"14301/15000 \(95%\) is past the 95%"):
+        query(client)
+    assert any(r.levelno == logging.ERROR and "syncing pauses" in r.getMessage() for r in caplog.records)
