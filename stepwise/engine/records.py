@@ -8,6 +8,7 @@ the reason and carry on with the rest of the batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
@@ -275,6 +276,34 @@ class CanonicalData:
         return deals.loc[deals["account_id"].isin(account_ids), "deal_id"]
 
 
+ACCOUNT_CHILDREN = ("deals", "contacts", "orders", "invoices", "contracts")
+
+
+def drop_orphans(data: CanonicalData,
+                 reason: Callable[[str], str] = lambda account: f"account_id {account} is not among the accounts",
+                 ) -> list[RowIssue]:
+    """Rows pointing at an account the source did not deliver cannot be scored: remove them, say which.
+
+    Connectors call this after typing their tables, with the reason in their own words (a file
+    name, a CRM object); the skipped rows are returned for logging.
+    """
+    if data.accounts is None:
+        return []
+    known = set(data.accounts["account_id"])
+    issues: list[RowIssue] = []
+    for name in ACCOUNT_CHILDREN:
+        frame = getattr(data, name)
+        if frame is None:
+            continue
+        orphan = ~frame["account_id"].isin(known)
+        if orphan.any():
+            rows = frame.loc[orphan, [TABLES[name].key, "account_id"]]
+            issues += [RowIssue(name, row_id, reason(account))
+                       for row_id, account in rows.itertuples(index=False)]
+            setattr(data, name, frame[~orphan].reset_index(drop=True))
+    return issues
+
+
 class MissingTableError(ValueError):
     pass
 
@@ -292,5 +321,5 @@ def as_utc(day: str | pd.Timestamp) -> pd.Timestamp:
 
 __all__ = [
     "STAGES", "OPEN_STAGES", "TABLES", "TableSpec", "Column", "RowIssue", "MissingColumnError",
-    "MissingTableError", "CanonicalData", "coerce_table", "empty_table", "validate_presence", "as_utc",
+    "MissingTableError", "CanonicalData", "drop_orphans", "coerce_table", "empty_table", "validate_presence", "as_utc",
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stepwise.engine.records import TABLES, CanonicalData, coerce_table, validate_presence
+from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans, validate_presence
 from stepwise.integration.base import Connector, ConnectorError, register
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ class FilesConnector(Connector):
             setattr(data, name, frame)
             data.skipped.extend(issues)
         validate_presence(data)
-        _drop_orphans(data)
+        for issue in drop_orphans(data, lambda account: f"account_id {account} is not in accounts.csv"):
+            log.warning("%s.csv: row %s skipped: %s", issue.table, issue.row_id, issue.reason)
         return data
 
 
@@ -50,23 +51,6 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise ConnectorError(f"{path}: the file is empty (it needs at least the header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ConnectorError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
-
-
-def _drop_orphans(data: CanonicalData) -> None:
-    """Rows pointing at an account that is not in accounts.csv cannot be scored; say which."""
-    if data.accounts is None:
-        return
-    known = set(data.accounts["account_id"])
-    for name in ("deals", "contacts", "orders", "invoices", "contracts"):
-        frame = getattr(data, name)
-        if frame is None:
-            continue
-        orphan = ~frame["account_id"].isin(known)
-        if orphan.any():
-            key = TABLES[name].key
-            for row_id, account_id in zip(frame.loc[orphan, key], frame.loc[orphan, "account_id"]):
-                log.warning("%s.csv: row %s skipped: account_id %s is not in accounts.csv", name, row_id, account_id)
-            setattr(data, name, frame[~orphan].reset_index(drop=True))
 
 
 register("files", FilesConnector)

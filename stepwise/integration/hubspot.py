@@ -22,7 +22,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stepwise.engine.recommendation import Recommendation
-from stepwise.engine.records import TABLES, CanonicalData, coerce_table
+from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans
 from stepwise.integration.base import Connector, ConnectorError, PushResult, register
 from stepwise.integration.hubspot_client import HubSpotAuthError, HubSpotClient, Limits, StaticToken, TokenProvider
 from stepwise.integration.hubspot_mapping import (
@@ -332,15 +332,8 @@ class HubSpotConnector(Connector):
                 log.warning("hubspot %s: record %s skipped: %s", name, issue.row_id, issue.reason)
             setattr(data, name, frame)
             data.skipped.extend(issues)
-        accounts = set(data.accounts["account_id"])
-        for name in ("deals", "contacts", "orders", "invoices", "contracts"):
-            frame = getattr(data, name)
-            if frame is None:
-                continue
-            orphan = ~frame["account_id"].isin(accounts)
-            for row_id in frame.loc[orphan, TABLES[name].key]:
-                log.warning("hubspot %s: record %s skipped: its company was not readable", name, row_id)
-            setattr(data, name, frame[~orphan].reset_index(drop=True))
+        for issue in drop_orphans(data, lambda _account: "its company was not readable"):
+            log.warning("hubspot %s: record %s skipped: %s", issue.table, issue.row_id, issue.reason)
         return data
 
     # -- push --------------------------------------------------------------------------------
