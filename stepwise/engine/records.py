@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 ColumnType = Literal["id", "str", "float", "int", "bool", "time", "enum", "list"]
@@ -270,6 +271,49 @@ class CanonicalData:
         if out.order_lines is not None and out.orders is not None:
             out.order_lines = out.order_lines[out.order_lines["order_id"].isin(out.orders["order_id"])].reset_index(drop=True)
         return out
+
+    def partition(self, account_chunk: pd.Series, lead_chunk: pd.Series, chunks: int) -> list[CanonicalData]:
+        """Split into `chunks` parts in one pass: part k is `subset(accounts of chunk k, leads of chunk k)`.
+
+        `account_chunk` / `lead_chunk` map ids to a part number.  A row reaching two parts (an
+        activity of one account on another account's deal) is in both, as `subset` would have it.
+        """
+        deals = self.table("deals")
+        deal_chunk = pd.Series(deals["account_id"].map(account_chunk).to_numpy(), index=deals["deal_id"])
+        deal_chunk = deal_chunk[~deal_chunk.index.duplicated()]
+        order_chunk = None
+        if self.orders is not None:
+            order_chunk = pd.Series(self.orders["account_id"].map(account_chunk).to_numpy(), index=self.orders["order_id"])
+            order_chunk = order_chunk[~order_chunk.index.duplicated()]
+        owners: dict[str, list[np.ndarray]] = {}
+        for name in self.present():
+            frame = getattr(self, name)
+            if name in ("products", "stock", "content"):
+                continue
+            if name == "leads":
+                keys = [frame["lead_id"].map(lead_chunk)]
+            elif name == "order_lines":
+                keys = [frame["order_id"].map(order_chunk)] if order_chunk is not None else []
+            elif name == "activities":
+                keys = [frame["account_id"].map(account_chunk), frame["lead_id"].map(lead_chunk),
+                        frame["deal_id"].map(deal_chunk)]
+            else:
+                keys = [frame["account_id"].map(account_chunk)]
+            owners[name] = [k.to_numpy(dtype=float, na_value=np.nan) for k in keys]
+        parts = []
+        for k in range(chunks):
+            out = CanonicalData()
+            for name in self.present():
+                frame = getattr(self, name)
+                if name in ("products", "stock", "content"):
+                    setattr(out, name, frame)
+                    continue
+                mask = np.zeros(len(frame), dtype=bool)
+                for key in owners[name]:
+                    mask |= key == k
+                setattr(out, name, frame[mask].reset_index(drop=True))
+            parts.append(out)
+        return parts
 
     def _deals_of(self, account_ids: set[str]) -> pd.Series:
         deals = self.table("deals")

@@ -15,6 +15,7 @@ from stepwise.engine import explain, rules, scoring, signals, strategy
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.models import apply as learned
 from stepwise.engine.models.apply import EngineModels
+from stepwise.engine.population import Population, population_of
 from stepwise.engine.products import OFFER_COLUMNS, discount_ceiling, product_offers
 from stepwise.engine.recommendation import Alternative, Factors, Recommendation, Removal, recommendation_id
 from stepwise.engine.records import CanonicalData, as_utc
@@ -32,32 +33,32 @@ class EngineResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def build_signals(data: CanonicalData, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    accounts = signals.account_signals(data, as_of)
-    deals = data.table("deals")
-    won_accounts = deals.loc[deals["is_won"].astype(bool), "account_id"]
-    target_industries = set(accounts.loc[accounts.index.isin(won_accounts), "industry"].dropna())
+def build_signals(data: CanonicalData, as_of: pd.Timestamp, population: Population | None = None) -> dict[str, pd.DataFrame]:
+    """`population`: statistics of the whole source when `data` is one chunk of it (see engine/population.py)."""
+    population = population or population_of(data, as_of)
+    accounts = signals.account_signals(data, as_of, population)
     return {
         "account": accounts,
-        "deal": signals.deal_signals(data, as_of, accounts),
-        "lead": signals.lead_signals(data, as_of, target_industries),
+        "deal": signals.deal_signals(data, as_of, accounts, population),
+        "lead": signals.lead_signals(data, as_of, set(population.target_industries)),
     }
 
 
 def recommend(data: CanonicalData, as_of: str | pd.Timestamp, catalog: Catalog, source: str = "files",
               history: pd.DataFrame | None = None, model_version: str = PRIOR_MODEL_VERSION,
-              models: EngineModels | None = None) -> EngineResult:
+              models: EngineModels | None = None, population: Population | None = None) -> EngineResult:
     """Recommendations for everything open on `as_of`.
 
     models=None: the catalog's priors (relevance, impact) and the plain feedback hold-back.  With models:
     dismissal reasons act differently, feedback posteriors shift relevance, action effectiveness sets
     impact and the card's success rate, and a capped share of candidates explores.
+    population: the whole source's statistics when `data` is a chunk of it (a fanned-out run).
     """
     as_of = as_utc(as_of)
     if models is not None and model_version == PRIOR_MODEL_VERSION:
         model_version = models.version
     day = as_of.strftime("%Y-%m-%d")
-    sig = build_signals(data, as_of)
+    sig = build_signals(data, as_of, population)
     disabled = candidates_step.disabled_actions(catalog, data.present())
     notes = _disabled_notes(disabled)
 

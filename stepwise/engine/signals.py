@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from stepwise.engine.population import Population, population_of
 from stepwise.engine.records import OPEN_STAGES, CanonicalData
 from stepwise.engine.topics import TOPICS, first_match, mentions_of, topic_mentions
 
@@ -90,7 +91,9 @@ def activity_text(activities: pd.DataFrame) -> pd.Series:
 
 
 # ───────────────────────────────────────── accounts ─────────────────────────────────────────
-def account_signals(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
+def account_signals(data: CanonicalData, as_of: pd.Timestamp, population: Population | None = None) -> pd.DataFrame:
+    """One row per account; `population` holds the cross-account statistics (computed from `data` when None)."""
+    population = population or population_of(data, as_of)
     accounts = data.table("accounts")
     out = pd.DataFrame({
         "account_id": accounts["account_id"].to_numpy(),
@@ -100,7 +103,7 @@ def account_signals(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
         "owner_id": accounts["owner_id"].to_numpy(),
         "is_strategic": accounts["is_strategic"].to_numpy(),
     }, index=pd.Index(accounts["account_id"], name="id"))
-    out = out.join(_order_cadence(data, as_of)).join(_invoice_status(data, as_of)).join(_contract_terms(data, as_of))
+    out = out.join(_order_cadence(data, as_of, population.high_volume_revenue)).join(_invoice_status(data, as_of)).join(_contract_terms(data, as_of))
     out = out.join(_account_activity(data, as_of))
     credit = accounts.set_index("account_id")["credit_limit"]
     out["unpaid_amount"] = out["unpaid_amount"].fillna(0.0)
@@ -117,7 +120,7 @@ def account_signals(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
     return out[list(ACCOUNT_SIGNALS)]
 
 
-def _order_cadence(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
+def _order_cadence(data: CanonicalData, as_of: pd.Timestamp, high_volume_revenue: float) -> pd.DataFrame:
     orders = data.table("orders")
     orders = orders[orders["ordered_at"] <= as_of].sort_values(["account_id", "ordered_at"])
     grouped = orders.groupby("account_id")
@@ -139,8 +142,7 @@ def _order_cadence(data: CanonicalData, as_of: pd.Timestamp) -> pd.DataFrame:
     before = total.where((age > 180) & (age <= 360), 0.0).groupby(orders["account_id"]).sum()
     out["volume_trend"] = (recent / before.replace(0, np.nan)).round(2)
     out["revenue_365d"] = total.where(age <= 365, 0.0).groupby(orders["account_id"]).sum()
-    threshold = out.loc[out["revenue_365d"] > 0, "revenue_365d"].quantile(0.75) if (out["revenue_365d"] > 0).any() else np.inf
-    out["high_volume"] = out["revenue_365d"] >= threshold
+    out["high_volume"] = out["revenue_365d"] >= high_volume_revenue
     out["margin_pct_365d"] = _margin_profile(data, orders[age <= 365])
     return out
 
@@ -197,8 +199,10 @@ def _is_open(deals: pd.DataFrame) -> pd.Series:
 
 
 # ───────────────────────────────────────── deals ─────────────────────────────────────────
-def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFrame) -> pd.DataFrame:
+def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFrame,
+                 population: Population | None = None) -> pd.DataFrame:
     """Open deals, with their account's signals joined (a deal trigger may use both)."""
+    population = population or population_of(data, as_of)
     deals = _known_until(data.table("deals"), "created_at", as_of)
     deals = deals[_is_open(deals)]
     index = pd.Index(deals["deal_id"], name="id")
@@ -223,7 +227,7 @@ def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFram
     out = out.join(_deal_activity(data, as_of, out))
     out = out.join(_stakeholders(data, as_of, out))
     segment = accounts["segment"].reindex(out["account_id"]).to_numpy()
-    median = pd.Series(out["amount"].to_numpy()).groupby(segment).transform("median").to_numpy()
+    median = pd.Series(segment).map(population.segment_median_amount).to_numpy(dtype=float)
     out["amount_vs_segment_median"] = np.round(out["amount"].to_numpy() / np.where(median > 0, median, np.nan), 2)
     out = out.join(accounts.drop(columns=["account_id"]).rename(columns={"owner_id": "account_owner_id"}), on="account_id")
     out["owner_id"] = out["deal_owner_id"].fillna(out["account_owner_id"])
