@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     timezone: str = Field("UTC", validation_alias="STEPWISE_TIMEZONE")
     # Longer than the hard task time limit: an unacknowledged task of a dead worker comes back after this.
     visibility_timeout_seconds: int = Field(1800, ge=5, validation_alias="STEPWISE_VISIBILITY_TIMEOUT")
+    # Records (accounts + their deals + leads) per scoring chunk a worker takes; a run fans out in chunks.
+    chunk_size: int = Field(5000, ge=1, validation_alias="STEPWISE_CHUNK_SIZE")
 
     salesforce_username: str | None = Field(None, validation_alias="SALESFORCE_USERNAME")
     salesforce_password: SecretStr | None = Field(None, validation_alias="SALESFORCE_PASSWORD")

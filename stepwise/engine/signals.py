@@ -284,7 +284,11 @@ def _stakeholders(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame)
     for role in ("champion", "economic_buyer", "technical_buyer"):
         of_role = contacts[contacts["role"] == role]
         per_account[f"{role}_engaged"] = of_role.groupby("account_id")["engaged"].any()
-        per_account[f"{role}_name"] = of_role.sort_values("engaged").groupby("account_id")["name"].last()
+        # The most recently engaged contact of the role is the one to name; the id breaks ties so the
+        # choice never depends on which other accounts are in the batch (a chunk scores like the whole).
+        latest = of_role.assign(_last=last.reindex(of_role["contact_id"]).to_numpy())
+        latest = latest.sort_values(["_last", "contact_id"], kind="stable", na_position="first")
+        per_account[f"{role}_name"] = latest.groupby("account_id")["name"].last()
     per_account["has_economic_buyer"] = per_account["economic_buyer_name"].notna()
     per_account = per_account.fillna({"stakeholders_engaged": 0, "champion_engaged": False,
                                       "economic_buyer_engaged": False, "technical_buyer_engaged": False})

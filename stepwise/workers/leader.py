@@ -8,11 +8,15 @@ standby can start.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import threading
 
 import redis
+
+log = logging.getLogger(__name__)
 
 LEADER_KEY = "stepwise:beat:leader"
 
@@ -37,11 +41,35 @@ class LeaderLock:
         self._thread.start()
 
     def _refresh(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self.refresh()
+            except redis.RedisError as exc:
+                # Redis down or restarting: keep scheduling (the beat reconnects) and keep trying;
+                # refresh() re-takes the key when Redis is back without it.
+                log.warning("beat leader lock not refreshed (%s: %s); retrying", type(exc).__name__, exc)
+
+    def refresh(self) -> bool:
+        """Extend the lock; if Redis lost it (a restart without persistence) take it again.
+
+        Returns False, and calls `on_lost`, when another beat holds it: two schedulers must never run.
+        """
         # Compare-and-extend: only the holder may extend (the key may have expired and moved on).
         extend = self.client.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0")
-        while not self._stop.wait(self.ttl / 3):
-            extend(keys=[self.key], args=[self.identity, self.ttl])
+        if extend(keys=[self.key], args=[self.identity, self.ttl]):
+            return True
+        if self.client.set(self.key, self.identity, nx=True, ex=self.ttl):
+            log.warning("beat leader lock was gone from Redis (restarted?); taken again by %s", self.identity)
+            return True
+        holder = self.client.get(self.key)
+        log.error("beat leadership lost to %s; this beat stops", holder.decode() if holder else "another process")
+        self._stop.set()
+        self.on_lost()
+        return False
+
+    def on_lost(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def release(self) -> None:
         self._stop.set()

@@ -3,9 +3,9 @@
 The engine runs over everything at once.  If that raises, the batch is split
 into chunks of accounts (with their deals, orders, activities…) and leads, and
 failing chunks are halved until the failing records are alone; those are
-quarantined with the error, everything else is scored.  Results of the
-chunked path can differ slightly from a whole run in cross-record statistics
-(segment medians), which is the price of finishing the run.
+quarantined with the error, everything else is scored.  The chunks share the
+whole batch's population statistics (engine/population.py), so a record
+scores the same whichever way it got scored.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from stepwise.engine.records import CanonicalData
+from stepwise.engine.population import population_of
+from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import EngineResult, recommend
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,11 @@ def recommend_or_quarantine(data: CanonicalData, as_of, catalog, chunk_size: int
         return recommend(data, as_of, catalog, **kwargs), []
     except Exception as exc:  # noqa: BLE001 - any engine failure triggers isolation, never a lost run
         log.error("engine failed on the whole batch (%s: %s); isolating the failing records", type(exc).__name__, exc)
+    if kwargs.get("population") is None:
+        try:
+            kwargs["population"] = population_of(data, as_utc(as_of))
+        except Exception:  # noqa: BLE001 - the poison may be in the statistics too: each chunk computes its own then
+            log.exception("population statistics failed; each chunk uses its own")
     records = [("account", a) for a in data.table("accounts")["account_id"]] + [("lead", lead) for lead in data.table("leads")["lead_id"]]
     results: list[EngineResult] = []
     quarantined: list[Quarantined] = []

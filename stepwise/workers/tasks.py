@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers over the one pipeline (workers/pipeline.py)."""
+"""Celery tasks: thin wrappers over the pipeline's stages (workers/fanout.py, workers/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.integration.base import connector_for
 from stepwise.integration.store import Store
 from stepwise.settings import get_settings
+from stepwise.workers import fanout
 from stepwise.workers.celery_app import app
-from stepwise.workers.pipeline import narrator_from, run_pipeline
+from stepwise.workers.pipeline import narrator_from
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,66 @@ def _connector(source: str, full: bool):
     return connector_for(source)
 
 
-@app.task(name="stepwise.score_source")
-def score_source(source: str, as_of: str | None = None, full: bool = False) -> dict:
-    """Pull `source`, score it as of the day, store and write back; safe to run twice (idempotent upserts)."""
+@app.task(name="stepwise.score_source", bind=True)
+def score_source(self, source: str, as_of: str | None = None, full: bool = False) -> dict:
+    """Pull `source` and fan the run out: one `score_chunk` task per chunk, the last one starts
+    `finish_run` (expiry, CRM write-back, run counts).  Safe to run twice (idempotent upserts)."""
     settings = get_settings()
     store = Store(settings.database_url)
     try:
-        result = run_pipeline(_connector(source, full), load_catalog(settings.catalog, settings.rules, settings.templates),
-                              as_of or date.today().isoformat(), store=store, narrator=narrator_from(settings))
-        return {"run_id": result.run_id, "recommendations": len(result.recommendations)}
+        run_id, chunks = fanout.plan_run(_connector(source, full), source, as_of or date.today().isoformat(), store,
+                                         full=full, chunk_size=settings.chunk_size)
     finally:
         store.close()
+    queue = _queue_of(self)
+    for chunk in range(chunks):
+        score_chunk.apply_async((run_id, chunk), queue=queue)
+    return {"run_id": run_id, "chunks": chunks}
+
+
+@app.task(name="stepwise.score_chunk", bind=True, max_retries=5)
+def score_chunk(self, run_id: str, chunk: int) -> dict:
+    """Score one chunk of a run; a chunk that keeps failing (store down, not poison input — that is
+    quarantined) is retried with backoff, then recorded as failed so the run still finishes."""
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        try:
+            last = fanout.score_chunk(run_id, chunk, load_catalog(settings.catalog, settings.rules, settings.templates),
+                                      store, narrator=narrator_from(settings))
+        except Exception as exc:
+            if self.request.retries < self.max_retries and not self.request.is_eager:
+                raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries)) from None
+            last = fanout.chunk_failed(run_id, chunk, f"{type(exc).__name__}: {exc}", store)
+    finally:
+        store.close()
+    if last:
+        finish_run.apply_async((run_id,), queue=_queue_of(self))
+    return {"run_id": run_id, "chunk": chunk, "finishing": last}
+
+
+@app.task(name="stepwise.finish_run", bind=True, autoretry_for=(Exception,), retry_backoff=5,
+          retry_backoff_max=600, retry_jitter=True, max_retries=10)
+def finish_run(self, run_id: str) -> dict:
+    """Expire, write back and close a fanned-out run; retried while the CRM or the store is down."""
+    from stepwise.integration.run_chunks import RunChunks
+
+    settings = get_settings()
+    store = Store(settings.database_url)
+    try:
+        plan = RunChunks(store).run(run_id)
+        if plan is None:
+            return {"run_id": run_id, "finished": False, "why": "unknown run"}
+        connector = _connector(plan.spec, plan.full) if plan.write_back else None
+        counts = fanout.finish_run(run_id, connector, store)
+        return {"run_id": run_id, "recommendations": counts["recommendations"], "written_back": counts["written_back"]}
+    finally:
+        store.close()
+
+
+def _queue_of(task) -> str | None:
+    """Chunks and the finish go where their run came from (a dedicated queue stays dedicated)."""
+    return (task.request.delivery_info or {}).get("routing_key") or None
 
 
 @app.task(name="stepwise.expire_stale")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import redis
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker
+from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.integration.sample_company import write_company
 from stepwise.integration.store import Store
@@ -25,12 +25,16 @@ def test_a_worker_scores_a_source_and_a_repeat_writes_nothing_twice(tmp_path):
 
         client = make_celery(REDIS_URL)
         first = client.send_task("stepwise.score_source", args=[f"files:{folder}", "2026-11-23"], queue=queue).get(timeout=120)
+        first_run = wait_for_run(db)
         again = client.send_task("stepwise.score_source", args=[f"files:{folder}", "2026-11-23"], queue=queue).get(timeout=120)
+        again_run = wait_for_run(db)
     finally:
         stop_worker(worker)
-    assert first["recommendations"] > 0 and again["recommendations"] == first["recommendations"]
+    assert first_run["status"] == again_run["status"] == "succeeded"
+    written = first_run["counts"]["recommendations"]
+    assert written > 0 and again_run["counts"]["recommendations"] == written
     store = Store(f"sqlite:///{db}")
-    assert store.counts()["recommendations"] == first["recommendations"]
+    assert store.counts()["recommendations"] == written
     assert {r["id"] for r in store.latest_runs(2)} == {first["run_id"], again["run_id"]}
 
 

@@ -1,4 +1,4 @@
-"""A worker process killed with SIGKILL mid-task: the task comes back and everything is written once."""
+"""A worker process killed with SIGKILL mid-chunk: the chunk comes back and everything is written once."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import subprocess
 import time
 
 from sqlalchemy import create_engine, text
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker
+from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.integration.sample_company import write_company
 from stepwise.integration.store import Store
+from stepwise.workers.fanout import recommendations_of_run
 
 AS_OF = "2026-11-23"
 
@@ -24,39 +25,42 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def _running_runs(db) -> int:
+def _chunk_in_progress(db) -> bool:
+    """A chunk a worker has taken (attempt counted) but not settled yet."""
     engine = create_engine(f"sqlite:///{db}")
     try:
         with engine.connect() as conn:
-            return conn.execute(text("select count(*) from runs where status = 'running'")).scalar_one()
-    except Exception:  # the schema is created by the worker's first write
-        return 0
+            return conn.execute(text("select count(*) from run_chunks where status = 'pending' and attempts > 0")
+                                ).scalar_one() > 0
+    except Exception:  # noqa: BLE001 - the tables appear with the worker's first write
+        return False
     finally:
         engine.dispose()
 
 
-def test_sigkill_mid_task_is_redelivered_and_written_exactly_once(tmp_path):
+def test_sigkill_mid_chunk_is_redelivered_and_written_exactly_once(tmp_path):
     redis_or_skip()
     folder = tmp_path / "sample"
     write_company(folder, as_of=AS_OF, accounts=600, seed=5)
-    expected = len(recommend(FilesConnector(folder).pull(), AS_OF, load_catalog()).recommendations)
+    expected = recommend(FilesConnector(folder).pull(), AS_OF, load_catalog()).recommendations
     db = tmp_path / "crash.db"
-    worker, queue = start_worker(db, pool="prefork")
+    worker, queue = start_worker(db, pool="prefork", env={"STEPWISE_CHUNK_SIZE": "800"})
     try:
         from stepwise.workers.celery_app import make_celery
 
-        result = make_celery(REDIS_URL).send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
-        deadline = time.monotonic() + 60
-        while _running_runs(db) == 0:
-            assert time.monotonic() < deadline, "the task never started"
-            time.sleep(0.05)
+        make_celery(REDIS_URL).send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
+        deadline = time.monotonic() + 90
+        while not _chunk_in_progress(db):
+            assert time.monotonic() < deadline, "no chunk ever started"
+            time.sleep(0.02)
         [child] = _children(worker.pid)
-        os.kill(child, signal.SIGKILL)  # the pool process dies mid-run; the worker parent survives
-        outcome = result.get(timeout=120, propagate=False)
+        os.kill(child, signal.SIGKILL)  # the pool process dies mid-chunk; the worker parent survives
+        run = wait_for_run(db)
     finally:
         stop_worker(worker)
+    assert run["status"] == "succeeded"
+    assert run["counts"]["chunks"]["redelivered"] >= 1  # the killed chunk was taken twice
+    assert run["counts"]["chunks"]["total"] >= 4
     store = Store(f"sqlite:///{db}")
-    runs = store.latest_runs(10)
-    assert sorted(r["status"] for r in runs) == ["running", "succeeded"]  # the killed attempt, the redelivery
-    assert store.counts()["recommendations"] == expected
-    assert isinstance(outcome, dict) and outcome["recommendations"] == expected
+    assert store.counts()["recommendations"] == len(expected)
+    assert [r.to_dict() for r in recommendations_of_run(store, run["id"])] == [r.to_dict() for r in expected]

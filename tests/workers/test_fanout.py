@@ -1,0 +1,121 @@
+"""A run fanned out in chunks: same recommendations as one pass, each written once, progress in the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from stepwise.engine.run import recommend
+from stepwise.integration.files import FilesConnector
+from stepwise.integration.run_chunks import RunChunks
+from stepwise.integration.sample_company import write_company
+from stepwise.workers import fanout
+from stepwise.workers.chunking import pack, plan_chunks, split, unpack
+
+AS_OF = "2026-11-23"
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fanout")
+    write_company(folder, as_of=AS_OF, accounts=120, seed=11)
+    return folder
+
+
+def _plan(store, folder, chunk_size=150):
+    connector = FilesConnector(folder)
+    run_id, chunks = fanout.plan_run(connector, f"files:{folder}", AS_OF, store, chunk_size=chunk_size)
+    return connector, run_id, chunks
+
+
+def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog, sample_dir):
+    expected = recommend(FilesConnector(sample_dir).pull(), AS_OF, catalog).recommendations
+    connector, run_id, chunks = _plan(store, sample_dir)
+    assert chunks >= 4
+    finishing = [fanout.score_chunk(run_id, chunk, catalog, store) for chunk in reversed(range(chunks))]
+    assert finishing == [False] * (chunks - 1) + [True]  # only the call settling the last chunk owns the finish
+    counts = fanout.finish_run(run_id, connector, store)
+
+    stored = fanout.recommendations_of_run(store, run_id)
+    assert [r.to_dict() for r in stored] == [r.to_dict() for r in expected]
+    [run] = store.latest_runs(1)
+    assert run["status"] == "succeeded"
+    assert counts["recommendations"] == len(expected) == run["counts"]["recommendations"]
+    assert run["counts"]["chunks"] == {"total": chunks, "failed": 0, "redelivered": 0}
+    assert run["counts"]["candidates"] == recommend(FilesConnector(sample_dir).pull(), AS_OF, catalog).stats["candidates"]
+    assert RunChunks(store).progress([run_id])[run_id] == {
+        "chunks": chunks, "done": chunks, "failed": 0, "records": sum(plan_chunks(connector.pull(), 150).records),
+        "scored": sum(plan_chunks(connector.pull(), 150).records)}
+
+
+def test_a_redelivered_chunk_writes_nothing_twice_and_cannot_claim_the_finish_again(store, catalog, sample_dir):
+    connector, run_id, chunks = _plan(store, sample_dir)
+    for chunk in range(chunks):
+        fanout.score_chunk(run_id, chunk, catalog, store)
+    written = store.counts()["recommendations"]
+    # A worker died after settling its chunk but before acknowledging it: the chunk comes back.
+    assert fanout.score_chunk(run_id, 0, catalog, store) is False
+    assert fanout.score_chunk(run_id, chunks - 1, catalog, store) is False
+    assert store.counts()["recommendations"] == written
+    fanout.finish_run(run_id, connector, store)
+    fanout.finish_run(run_id, connector, store)  # a redelivered finish is harmless too
+    assert store.counts()["recommendations"] == written
+    assert [r["attempts"] for r in RunChunks(store).chunk_results(run_id)][:1] == [1]
+
+
+def test_a_chunk_that_keeps_failing_fails_the_run_but_keeps_the_rest_and_yesterdays_cards(store, catalog, sample_dir):
+    connector, yesterday, chunks = _plan(store, sample_dir)
+    for chunk in range(chunks):
+        fanout.score_chunk(run_id=yesterday, chunk=chunk, catalog=catalog, store=store)
+    fanout.finish_run(yesterday, connector, store)
+    before = store.counts()["recommendations"]
+
+    run_id, chunks = fanout.plan_run(connector, f"files:{sample_dir}", "2026-11-24", store, chunk_size=150)
+    for chunk in range(1, chunks):
+        fanout.score_chunk(run_id, chunk, catalog, store)
+    assert fanout.chunk_failed(run_id, 0, "OperationalError: the store went away", store) is True
+    counts = fanout.finish_run(run_id, connector, store)
+
+    [run] = store.latest_runs(1)
+    assert run["status"] == "failed"
+    assert run["error"] == "chunk 0: OperationalError: the store went away"
+    assert counts["chunks"]["failed"] == 1 and counts["recommendations"] > 0
+    # No expiry on a partial run: yesterday's cards of the failed chunk's accounts stay visible.
+    with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        expired = conn.execute(text("select count(*) from recommendations where status = 'expired'")).scalar_one()
+    assert expired == 0
+    assert store.counts()["recommendations"] == before + counts["recommendations"]
+
+
+def test_plans_never_split_an_account_and_respect_the_chunk_size(sample_dir):
+    data = FilesConnector(sample_dir).pull()
+    plan = plan_chunks(data, 100)
+    parts = split(data, plan)
+    assert len(parts) == plan.chunks
+    deals = data.table("deals")
+    for part, records in zip(parts, plan.records):
+        accounts = set(part.table("accounts")["account_id"])
+        # Every deal of a chunk's accounts is in the chunk, and nothing of another account.
+        assert set(part.table("deals")["deal_id"]) == set(deals.loc[deals["account_id"].isin(accounts), "deal_id"])
+        assert records == len(accounts) + len(part.table("deals")) + len(part.table("leads"))
+        biggest_account = 1 + deals["account_id"].value_counts().max()
+        assert records <= 100 + biggest_account
+    assert sorted(a for p in parts for a in p.table("accounts")["account_id"]) == sorted(data.table("accounts")["account_id"])
+    assert sorted(x for p in parts for x in p.table("leads")["lead_id"]) == sorted(data.table("leads")["lead_id"])
+    assert sum(len(p.table("activities")) for p in parts) >= len(data.table("activities")) - len(
+        data.table("activities").query("account_id.isna() and lead_id.isna() and deal_id.isna()"))
+    roundtrip = unpack(pack(parts[0]))
+    assert roundtrip.table("deals").equals(parts[0].table("deals"))
+
+
+def test_an_empty_source_plans_one_empty_chunk(tmp_path):
+    from stepwise.engine.records import CanonicalData
+
+    plan = plan_chunks(CanonicalData(), 100)
+    assert plan.chunks == 1 and plan.records == [0]
+
+
+def test_a_chunk_size_below_one_is_refused(sample_dir):
+    with pytest.raises(ValueError, match="chunk size must be at least 1"):
+        plan_chunks(FilesConnector(sample_dir).pull(), 0)
