@@ -37,6 +37,9 @@ def make_celery(redis_url: str | None = None, settings: Settings | None = None) 
         task_soft_time_limit=15 * 60,
         task_time_limit=20 * 60,
         broker_connection_retry_on_startup=True,
+        # A chunk that settles a run's last chunk must be able to send the finish even while Redis
+        # restarts: keep retrying the publish for about a minute instead of Celery's ~1 s default.
+        task_publish_retry_policy={"max_retries": 30, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 3},
         timezone=settings.timezone,
         beat_schedule=beat_schedule(settings),
     )

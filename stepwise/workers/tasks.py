@@ -61,7 +61,11 @@ def score_chunk(self, run_id: str, chunk: int) -> dict:
     finally:
         store.close()
     if last:
-        finish_run.apply_async((run_id,), queue=_queue_of(self))
+        try:
+            finish_run.apply_async((run_id,), queue=_queue_of(self))
+        except Exception as exc:  # noqa: BLE001 - the broker stayed away: this worker finishes the run itself
+            log.warning("could not queue the finish of run %s (%s); finishing it here", run_id, exc)
+            finish_run.apply(args=(run_id,), throw=True)
     return {"run_id": run_id, "chunk": chunk, "finishing": last}
 
 
