@@ -183,24 +183,32 @@ def serve(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run instead of a table.")
 def status(limit: int, as_json: bool) -> None:
     """The last runs in the store: when, source, as-of, status, what was pulled, scored, removed, written."""
+    from stepwise.integration.run_chunks import RunChunks
+
     store = _store(get_settings().database_url)
     runs = store.latest_runs(limit)
+    # A fanned-out run's progress while it runs: chunks settled of planned, records scored so far.
+    progress = RunChunks(store).progress([r["id"] for r in runs])
     if as_json:
         for run in runs:
-            click.echo(json.dumps(run, default=str))
+            click.echo(json.dumps({**run, "chunks": progress.get(run["id"])}, default=str))
         return
     from rich.table import Table
 
     table = Table(title=f"Last {len(runs)} runs — {store.describe()}")
-    for col in ("started", "source", "as of", "status", "pulled", "skipped rows", "recommendations", "written back", "error"):
+    for col in ("started", "source", "as of", "status", "chunks", "pulled", "scored", "skipped rows", "recommendations",
+                "written back", "error"):
         table.add_column(col)
     for run in runs:
         counts = run.get("counts") or {}
         pulled = sum((counts.get("pulled") or {}).values())
         written = f"{counts.get('written_back', 0)} ({counts.get('write_back_failed', 0)} failed)" if counts else ""
-        table.add_row(str(run["started_at"])[:19], run["source"], run["as_of"], run["status"], f"{pulled:,}",
-                      str(counts.get("skipped_rows", "")), str(counts.get("recommendations", "")), written,
-                      (run.get("error") or "")[:60])
+        chunks = progress.get(run["id"])
+        done = (f"{chunks['done'] + chunks['failed']}/{chunks['chunks']}" + (f" ({chunks['failed']} failed)" if chunks["failed"] else "")
+                if chunks else "")
+        table.add_row(str(run["started_at"])[:19], run["source"], run["as_of"], run["status"], done, f"{pulled:,}",
+                      f"{chunks['scored']:,}" if chunks else "", str(counts.get("skipped_rows", "")),
+                      str(counts.get("recommendations", "")), written, (run.get("error") or "")[:60])
     Console().print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from functools import lru_cache
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.integration.base import connector_for
@@ -52,8 +53,7 @@ def score_chunk(self, run_id: str, chunk: int) -> dict:
     store = Store(settings.database_url)
     try:
         try:
-            last = fanout.score_chunk(run_id, chunk, load_catalog(settings.catalog, settings.rules, settings.templates),
-                                      store, narrator=narrator_from(settings))
+            last = fanout.score_chunk(run_id, chunk, _catalog(settings), store, narrator=narrator_from(settings))
         except Exception as exc:
             if self.request.retries < self.max_retries and not self.request.is_eager:
                 raise self.retry(exc=exc, countdown=min(300, 5 * 2 ** self.request.retries)) from None
@@ -86,6 +86,19 @@ def finish_run(self, run_id: str) -> dict:
         return {"run_id": run_id, "recommendations": counts["recommendations"], "written_back": counts["written_back"]}
     finally:
         store.close()
+
+
+def _catalog(settings):
+    """Loaded once per worker process and again only when a file changed (a chunk is seconds of work;
+    parsing and validating the YAML every time was a tenth of it)."""
+    paths = (settings.catalog, settings.rules, settings.templates)
+    stamps = tuple(p.stat().st_mtime_ns if p is not None and p.exists() else None for p in paths)
+    return _cached_catalog(paths, stamps)
+
+
+@lru_cache(maxsize=4)
+def _cached_catalog(paths, _stamps):
+    return load_catalog(*paths)
 
 
 def _queue_of(task) -> str | None:

@@ -119,3 +119,28 @@ def test_an_empty_source_plans_one_empty_chunk(tmp_path):
 def test_a_chunk_size_below_one_is_refused(sample_dir):
     with pytest.raises(ValueError, match="chunk size must be at least 1"):
         plan_chunks(FilesConnector(sample_dir).pull(), 0)
+
+
+def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_dir):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from stepwise.integration.store import Store
+
+    db = tmp_path / "status.db"
+    store = Store(f"sqlite:///{db}")
+    _, run_id, chunks = _plan(store, sample_dir)
+    fanout.score_chunk(run_id, 0, catalog, store)
+    fanout.chunk_failed(run_id, 1, "boom", store)
+    env = {**os.environ, "STEPWISE_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "250"}
+    shown = subprocess.run([sys.executable, "-m", "stepwise.cli", "status", "--json"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    run = json.loads(shown.stdout.splitlines()[0])
+    assert run["status"] == "running"
+    assert run["chunks"]["chunks"] == chunks and run["chunks"]["done"] == 1 and run["chunks"]["failed"] == 1
+    assert 0 < run["chunks"]["scored"] < run["chunks"]["records"]
+    table = subprocess.run([sys.executable, "-m", "stepwise.cli", "status"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert f"2/{chunks} (1 failed)" in table.stdout
