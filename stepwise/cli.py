@@ -225,6 +225,14 @@ def _celery(*args: str) -> None:
 @user_errors
 def worker(celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker (extra arguments go to celery, e.g. --concurrency 4)."""
+    import os
+
+    if os.environ.get("STEPWISE_WORKER_METRICS_PORT") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # Before prometheus_client is imported: the pool processes then count into files the
+        # worker's main process serves summed (workers/metrics.py).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stepwise-metrics-")
     _celery("worker", "--loglevel", "INFO", *celery_args)
 
 

@@ -20,7 +20,7 @@ from stepwise.workers.schedule import beat_schedule
 def make_celery(redis_url: str | None = None, settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     url = redis_url if redis_url is not None else settings.redis_url
-    app = Celery("stepwise", include=["stepwise.workers.tasks"])
+    app = Celery("stepwise", include=["stepwise.workers.tasks", "stepwise.workers.metrics"])
     app.conf.update(
         broker_url=url or "memory://",
         result_backend=url or "cache+memory://",

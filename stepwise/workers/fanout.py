@@ -82,6 +82,8 @@ def score_chunk(run_id: str, chunk: int, catalog: Catalog, store: Store, narrato
             models=_learned_models(store, run.source, run.as_of), population=Population.from_dict(run.population))
         recs = result.recommendations
         if narrator is not None:
+            # The budget is per run: each chunk gets its share.
+            narrator.budget = -(-narrator.budget // max(run.chunks, 1))
             recs = narrator.narrate(recs, recent_notes(data.table("activities"), as_of))
         store.upsert_recommendations(run_id, recs)
         log.info("chunk scored: %d records, %d recommendations, %d quarantined",
