@@ -16,9 +16,15 @@ log = logging.getLogger(__name__)
 
 def source_spec(rec: Recommendation, private_app: bool) -> str | None:
     """The connector that owns a recommendation's record, from its source name."""
-    if rec.source.startswith("hubspot-"):
-        return "hubspot" if private_app else f"hubspot:{rec.source.removeprefix('hubspot-')}"
-    if rec.source == "salesforce":
+    return spec_for_source(rec.source, private_app)
+
+
+def spec_for_source(source: str, private_app: bool) -> str | None:
+    """A store source name (`hubspot-<portal>`, `salesforce`) → the connector spec that reaches it:
+    a private app's token (`hubspot`) or the portal's OAuth install (`hubspot:<portal>`)."""
+    if source.startswith("hubspot-"):
+        return "hubspot" if private_app else f"hubspot:{source.removeprefix('hubspot-')}"
+    if source == "salesforce":
         return "salesforce"
     return None  # files and other sources have no CRM to follow up in
 

@@ -18,7 +18,15 @@ log = logging.getLogger(__name__)
 
 
 def _connector(source: str, full: bool):
-    """The daily re-score re-reads everything (full); the 15-minute syncs read what changed."""
+    """The daily re-score re-reads everything (full); the 15-minute syncs read what changed.
+
+    `source` is a connector spec (`salesforce`, `hubspot`, `hubspot:PORTAL`, `files:DIR`) or, from
+    a webhook, the store's source name `hubspot-<portal>` (the event knows the portal, not how
+    Stepwise connects to it)."""
+    if source.startswith("hubspot-"):
+        from stepwise.workers.follow_up import spec_for_source
+
+        source = spec_for_source(source, private_app=get_settings().hubspot_access_token is not None) or source
     if full and source == "salesforce":
         return connector_for("salesforce:full")
     if full and source.partition(":")[0] == "hubspot":

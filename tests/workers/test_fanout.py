@@ -144,3 +144,22 @@ def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_di
     table = subprocess.run([sys.executable, "-m", "stepwise.cli", "status"], capture_output=True, text=True,
                            env=env, timeout=120)
     assert f"2/{chunks} (1 failed)" in table.stdout
+
+
+def test_a_webhooks_store_source_name_reaches_the_right_hubspot_connector(monkeypatch):
+    from stepwise.integration.hubspot import HubSpotConnector
+    from stepwise.settings import get_settings
+    from stepwise.workers import tasks
+
+    built = []
+    monkeypatch.setattr(HubSpotConnector, "from_settings", classmethod(lambda cls, arg="", full=False: built.append((arg, full))))
+    monkeypatch.setattr(tasks, "connector_for", lambda spec: built.append(spec))
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
+    get_settings.cache_clear()
+    tasks._connector("hubspot-4242", False)          # an OAuth install: the portal's own connector
+    tasks._connector("hubspot-4242", True)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-x")
+    get_settings.cache_clear()
+    tasks._connector("hubspot-4242", False)          # a private app
+    get_settings.cache_clear()
+    assert built == ["hubspot:4242", ("4242", True), "hubspot"]
