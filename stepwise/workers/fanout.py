@@ -154,6 +154,8 @@ def _counts(run: FanoutRun, results: list[dict[str, Any]], recs: list[Recommenda
         "removed_by_rule": dict(removed.most_common()),
         "written_back": pushed.written,
         "write_back_failed": len(pushed.failed),
+        # What the CRM said about each rejected record (the first 100): an admin fixes the data from this.
+        "write_back_errors": [{"id": rec_id, "error": error} for rec_id, error in pushed.failed[:100]],
         "chunks": {"total": len(results), "failed": sum(r["status"] == "failed" for r in results),
                    "redelivered": sum(r["attempts"] > 1 for r in results)},
     }

@@ -114,4 +114,5 @@ def _counts(data: CanonicalData, result: EngineResult, pushed: PushResult, quara
         "removed_by_rule": result.stats["removed_by_rule"],
         "written_back": pushed.written,
         "write_back_failed": len(pushed.failed),
+        "write_back_errors": [{"id": rec_id, "error": error} for rec_id, error in pushed.failed[:100]],
     }
