@@ -15,9 +15,11 @@ import json
 import re
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,6 +34,7 @@ PRIMARY_TYPE = {"companies": 5, "contacts": 3, "notes": 214, "calls": 206, "emai
 # HubSpot-defined association type ids of a task created on Accept → the object it is about.
 TASK_TARGET = {216: "deals", 192: "companies"}
 OBJECT_TYPE = r"[\w-]+"  # deals, line_items, 2-1234567 (a custom object's objectTypeId), p4242_orders
+_NUMERIC = ("hs_lastmodifieddate", "lastmodifieddate", "createdate", "hs_object_id")  # compared as integers
 
 
 # HubSpot's own properties our default mapping reads (a real portal has hundreds more).
@@ -53,6 +56,7 @@ def stub(name: str) -> Any:
     return json.loads((STUBS / f"{name}.json").read_text())
 
 
+@lru_cache(maxsize=1 << 16)  # a deal's contacts, engagements and line items share its timestamp
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
@@ -90,6 +94,13 @@ class FakeHubSpot:
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
+        # A search's matching records, filtered and sorted once and served page by page after that
+        # (re-filtering 100,000 records for every page of 200 made the fake quadratic).  A first page
+        # (no `after`) filters afresh; any change made through the fake's methods (add, touch, archive,
+        # a batch update) drops the cached results and the cached sort order.
+        self._version = 0
+        self._search_cache: tuple[str, int, list[dict[str, Any]]] | None = None
+        self._order_cache: tuple[str, int, list[dict[str, Any]], list[Any]] | None = None
         self.pipelines = stub("pipelines_deals")
         base = stub("properties_deals")["results"]
         self.properties = {"deals": list(base), "tasks": [],
@@ -111,6 +122,7 @@ class FakeHubSpot:
         props = {k: (None if v is None else str(v)) for k, v in properties.items()}
         key = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
         props.update({key: iso(ms), "hs_object_id": object_id, "createdate": props.get("createdate") or iso(ms - 86_400_000)})
+        self._version += 1
         self.objects.setdefault(object_type, {})[object_id] = {
             "id": object_id, "properties": props, "createdAt": iso(ms - 86_400_000), "updatedAt": iso(ms),
             "archived": False,
@@ -146,12 +158,14 @@ class FakeHubSpot:
                 "hs_sku": f"SKU-{p}", "description": "A product", "hs_product_type": "inventory"}, self.now_ms)
 
     def touch(self, object_type: str, object_id: str, **changes: Any) -> None:
+        self._version += 1
         record = self.objects[object_type][object_id]
         record["properties"].update({k: str(v) for k, v in changes.items()})
         key = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
         record["properties"][key] = record["updatedAt"] = iso(self.tick())
 
     def archive(self, object_type: str, object_id: str) -> None:
+        self._version += 1
         self.objects[object_type].pop(object_id)
         self.archived.setdefault(object_type, []).append(object_id)
 
@@ -298,22 +312,60 @@ class FakeHubSpot:
         return _json({"status": "error", "message": f"no route {method} {path}", "category": "OBJECT_NOT_FOUND"}, 404)
 
     def _search(self, object_type: str, body: dict[str, Any]) -> Response:
-        records = list(self.objects.get(object_type, {}).values())
-        groups = body.get("filterGroups") or []
-        if groups:
-            records = [r for r in records if any(all(_match(r, f) for f in g["filters"]) for g in groups)]
-        for sort in reversed(body.get("sorts") or []):
-            records.sort(key=lambda r, s=sort: _sort_key(r, s["propertyName"]),
-                         reverse=sort.get("direction") == "DESCENDING")
         after, limit = int(body.get("after") or 0), min(int(body.get("limit") or 10), 200)
         if after >= self.search_cap:
             return _json({"status": "error", "message": f"after must be less than {self.search_cap}",
                           "category": "VALIDATION_ERROR"}, 400)
+        records = self._matching(object_type, body, fresh=after == 0)
         page = records[after:after + limit]
         out: dict[str, Any] = {"total": len(records), "results": [_shape(r, body.get("properties")) for r in page]}
         if after + limit < len(records):
             out["paging"] = {"next": {"after": str(after + limit), "link": f"?after={after + limit}"}}
         return _json(out)
+
+    def _matching(self, object_type: str, body: dict[str, Any], fresh: bool) -> list[dict[str, Any]]:
+        """The records a search body selects, in its order (cached for the next pages of the same search)."""
+        key = json.dumps([object_type, body.get("filterGroups"), body.get("sorts")], sort_keys=True)
+        cached = self._search_cache
+        if not fresh and cached is not None and cached[0] == key and cached[1] == self._version:
+            return cached[2]
+        groups = [g["filters"] for g in body.get("filterGroups") or []]
+        sorts = body.get("sorts") or []
+        ordered, first_keys = self._ordered(object_type, sorts)
+        if not groups:
+            records = list(ordered)
+        elif (len(groups) == 1 and groups[0][0]["operator"] in ("GT", "GTE") and sorts
+              and groups[0][0]["propertyName"] == sorts[0]["propertyName"] in _NUMERIC
+              and sorts[0].get("direction", "ASCENDING") == "ASCENDING" and str(groups[0][0].get("value")).isdigit()):
+            # A watermark on the sort's first key: the records before it cannot match, so skip them.
+            bound = (False, int(groups[0][0]["value"]))
+            start = (bisect_left if groups[0][0]["operator"] == "GTE" else bisect_right)(first_keys, bound)
+            end = bisect_left(first_keys, (True, 0))  # records without the property sort last and never match
+            rest = groups[0][1:]
+            records = ordered[start:end] if not rest else [r for r in ordered[start:end] if all(_match(r, f) for f in rest)]
+        else:
+            records = [r for r in ordered if any(all(_match(r, f) for f in g) for g in groups)]
+        self._search_cache = (key, self._version, records)
+        return records
+
+    def _ordered(self, object_type: str, sorts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Any]]:
+        """Every record of a type in a search's order (and each one's first sort key), kept until the fake
+        changes a record: a sync's search restarts from a new watermark every 10,000 results, same sort."""
+        key = json.dumps([object_type, sorts], sort_keys=True)
+        cached = self._order_cache
+        if cached is not None and cached[0] == key and cached[1] == self._version:
+            return cached[2], cached[3]
+        records = list(self.objects.get(object_type, {}).values())
+        if sorts and len({s.get("direction") for s in sorts}) == 1:  # one pass: the same order as a sort per key
+            names = [s["propertyName"] for s in sorts]
+            records.sort(key=lambda r: [_sort_key(r, n) for n in names], reverse=sorts[0].get("direction") == "DESCENDING")
+        else:
+            for sort in reversed(sorts):
+                records.sort(key=lambda r, s=sort: _sort_key(r, s["propertyName"]),
+                             reverse=sort.get("direction") == "DESCENDING")
+        first_keys = [_sort_key(r, sorts[0]["propertyName"]) for r in records] if sorts else []
+        self._order_cache = (key, self._version, records, first_keys)
+        return records, first_keys
 
     def _batch_read(self, object_type: str, body: dict[str, Any]) -> Response:
         assert len(body["inputs"]) <= 100, "HubSpot batch read takes at most 100 inputs"
@@ -333,6 +385,7 @@ class FakeHubSpot:
     def _batch_update(self, object_type: str, body: dict[str, Any]) -> Response:
         assert len(body["inputs"]) <= 100, "HubSpot batch update takes at most 100 inputs"
         ms = self.tick()  # one bulk update: every record gets the same timestamp
+        self._version += 1
         results, rejected = [], []
         for item in body["inputs"]:
             record = self.objects.get(object_type, {}).get(item["id"])
@@ -362,10 +415,7 @@ class FakeHubSpot:
             start = int(item.get("after") or 0)
             page = targets[start:start + self.association_page]
             result: dict[str, Any] = {"from": {"id": item["id"]}, "to": [
-                {"toObjectId": int(t), "associationTypes": [
-                    {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": "Primary" if type_id == 5 else None}
-                    if type_id else {"category": "USER_DEFINED", "typeId": 45, "label": None}]}
-                for t, type_id in page]}
+                {"toObjectId": int(t), "associationTypes": _association_types(type_id)} for t, type_id in page]}
             if start + self.association_page < len(targets):
                 result["paging"] = {"next": {"after": str(start + self.association_page), "link": None}}
             results.append(result)
@@ -415,6 +465,14 @@ class FakeHubSpot:
         return _json({"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800})
 
 
+@lru_cache(maxsize=64)
+def _association_types(type_id: int) -> list[dict[str, Any]]:
+    """One association's types as v4 lists them (shared between results: they are only serialised)."""
+    if type_id:
+        return [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": "Primary" if type_id == 5 else None}]
+    return [{"category": "USER_DEFINED", "typeId": 45, "label": None}]
+
+
 def _route(path: str) -> str:
     return re.sub(r"/\d+(?=/|$)", "/{id}", path)
 
@@ -426,10 +484,17 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 def _shape(record: dict[str, Any], properties: list[str] | None) -> dict[str, Any]:
     props = record["properties"]
     if properties:
-        keep = set(properties) | {"hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate"}
-        props = {k: props.get(k) for k in keep if k in props or k in properties}
+        keep, asked = _keep(tuple(properties))
+        props = {k: props.get(k) for k in keep if k in props or k in asked}
     return {"id": record["id"], "properties": props, "createdAt": record["createdAt"],
             "updatedAt": record["updatedAt"], "archived": record["archived"]}
+
+
+@lru_cache(maxsize=256)
+def _keep(properties: tuple[str, ...]) -> tuple[list[str], frozenset[str]]:
+    """The properties a response carries: those asked for (null when unset) and the ones HubSpot always adds."""
+    keep = list(dict.fromkeys([*properties, "hs_object_id", "createdate", "hs_lastmodifieddate", "lastmodifieddate"]))
+    return keep, frozenset(properties)
 
 
 def _value(record: dict[str, Any], name: str) -> Any:
@@ -459,5 +524,16 @@ def _match(record: dict[str, Any], flt: dict[str, Any]) -> bool:
     if isinstance(value, int):
         wanted = int(wanted)
     op = flt["operator"]
-    return {"EQ": value == wanted, "GT": value > wanted, "GTE": value >= wanted,
-            "LT": value < wanted, "LTE": value <= wanted, "NEQ": value != wanted}[op]
+    if op == "GTE":
+        return value >= wanted
+    if op == "GT":
+        return value > wanted
+    if op == "EQ":
+        return value == wanted
+    if op == "LTE":
+        return value <= wanted
+    if op == "LT":
+        return value < wanted
+    if op == "NEQ":
+        return value != wanted
+    raise KeyError(op)

@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,20 @@ def _fill(template: Any, values: dict[str, Any]) -> Any:
     return template
 
 
+def _filler(template: Any) -> Callable[[dict[str, Any]], Any]:
+    """`_fill` with the template's shape worked out once (building a 100,000-record org calls it per record)."""
+    if isinstance(template, dict):
+        parts = [(k, _filler(v)) for k, v in template.items()]
+        return lambda values: {k: fill(values) for k, fill in parts}
+    if isinstance(template, str) and "{" in template:
+        whole = re.fullmatch(r"\{(\w+)\}", template)
+        if whole:
+            name = whole.group(1)
+            return lambda values: values[name] if name in values else template.format(**values)
+        return lambda values: template.format(**values)
+    return lambda values: template
+
+
 class FakeSalesforce:
     def __init__(self, rsps: responses.RequestsMock, page_size: int = 2000, child_page_size: int = 2000):
         self.rsps, self.page_size, self.child_page_size = rsps, page_size, child_page_size
@@ -74,6 +89,7 @@ class FakeSalesforce:
         self.children: dict[str, dict[str, list[dict[str, Any]]]] = {"OpportunityContactRoles": {},
                                                                      "OpportunityLineItems": {}}
         self.templates = stub("records.json")
+        self._fillers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.describe_fields = stub("describe_fields.json")
         self.calls: Counter[str] = Counter()
         self.faults: list[tuple[str, int, Any]] = []
@@ -111,7 +127,7 @@ class FakeSalesforce:
             values = {"Id": sf_id(sobject, i), "n": i, "SystemModstamp": created_stamp(i), "AccountId": None, "ContactId": None,
                       "WhatId": None, "WhoId": None}
             values.update({k: v for k, v in fields.items() if v is None or isinstance(v, str)})
-            record = _fill(self.templates[sobject], values)
+            record = self._filler(sobject)(values)
             record.update(fields)
             record["Id"] = values["Id"] if "Id" not in fields else fields["Id"]
             record.setdefault("IsDeleted", False)
@@ -119,10 +135,15 @@ class FakeSalesforce:
             made.append(record)
         return made
 
+    def _filler(self, sobject: str) -> Callable[[dict[str, Any]], Any]:
+        fill = self._fillers.get(sobject)
+        if fill is None:
+            fill = self._fillers[sobject] = _filler(self.templates[sobject])
+        return fill
+
     def add_role(self, opportunity_id: str, contact_id: str, role: str = "Economic Buyer") -> None:
         i = next(self._ids)
-        kid = _fill(self.templates["OpportunityContactRole"],
-                    {"Id": sf_id("OpportunityContactRole", i), "ContactId": contact_id})
+        kid = self._filler("OpportunityContactRole")({"Id": sf_id("OpportunityContactRole", i), "ContactId": contact_id})
         kid["Role"] = role
         self.children["OpportunityContactRoles"].setdefault(opportunity_id, []).append(kid)
 
@@ -211,7 +232,9 @@ class FakeSalesforce:
         chunk = rows[offset:offset + self.page_size]
         page = copy.deepcopy(stub("query_page.json"))
         page.update(totalSize=total, records=chunk, done=offset + self.page_size >= total)
-        if not page["done"]:
+        if page["done"]:
+            del self._cursors[locator]  # served whole: 100,000 shaped rows are not kept for nothing
+        else:
             endpoint = "queryAll" if include_deleted else "query"
             page["nextRecordsUrl"] = f"/services/data/v{VERSION}/{endpoint}/{locator}-{offset + self.page_size}"
         return 200, self._headers(), json.dumps(page)
@@ -256,13 +279,10 @@ class FakeSalesforce:
 
     def _shape(self, record: dict[str, Any], soql: str) -> dict[str, Any]:
         """Only the selected fields (like the API), sub-queries as nested query results or null."""
-        subqueries = re.findall(r"\(SELECT ([^)]*) FROM (\w+)\)", soql)
-        top = re.sub(r"\(SELECT[^)]*\)", "", soql)
-        fields = [f.strip() for f in re.match(r"SELECT (.*?) FROM ", top).group(1).split(",") if f.strip()]
+        fields, subqueries = _select_list(soql)
         out = {"attributes": record.get("attributes", {"type": "?"})}
-        for f in fields:
-            head, dot, rest = f.partition(".")
-            if dot:  # a lookup's field: nested under the relationship, with its attributes (or null)
+        for f, head, rest in fields:
+            if rest is not None:  # a lookup's field: nested under the relationship, with its attributes (or null)
                 parent = record.get(head)
                 if isinstance(parent, dict):
                     nested = out.setdefault(head, {"attributes": parent.get("attributes", {"type": head})})
@@ -271,9 +291,8 @@ class FakeSalesforce:
                     out[head] = None
                 continue
             out[f] = record.get(f)
-        for sub_fields, relationship in subqueries:
+        for names, relationship in subqueries:
             kids = self.children.get(relationship, {}).get(record["Id"], [])
-            names = [f.strip() for f in sub_fields.split(",")]
             shaped = [{"attributes": k["attributes"], **{n: k.get(n) for n in names}} for k in kids]
             if not shaped:
                 out[relationship] = None
@@ -376,8 +395,11 @@ class FakeSalesforce:
         out = io.StringIO()
         writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(job["fields"])
-        for row in chunk:
-            writer.writerow([_csv_cell(_dotted(row, f)) for f in job["fields"]])
+        flat = [f for f in job["fields"] if "." not in f]
+        if len(flat) == len(job["fields"]):  # no lookup fields: each cell straight from the row
+            writer.writerows([_csv_cell(row.get(f)) for f in flat] for row in chunk)
+        else:
+            writer.writerows([_csv_cell(_dotted(row, f)) for f in job["fields"]] for row in chunk)
         more = offset + size < len(job["rows"])
         headers = {**self._headers(), "Content-Type": "text/csv",
                    "Sforce-Locator": base64.b64encode(str(offset + size).encode()).decode() if more else "null",
@@ -416,7 +438,8 @@ class FakeSalesforce:
             return {"success": False, "errors": [queued.pop(0)]}
         self.upserts.append(record)
         existing = self._by_external.get((sobject, key))
-        fields = {k: v for k, v in record.items() if k != "attributes"}
+        fields = dict(record)
+        del fields["attributes"]
         if existing is not None:
             existing.update(fields, SystemModstamp=self.clock)
             return {"id": existing["Id"], "success": True, "errors": [], "created": False}
@@ -452,6 +475,20 @@ class FakeSalesforce:
         return {"name": "Stepwise_Recommendation__c", "childRelationships": [],
                 "fields": [{"name": n, "type": "string", "externalId": n == EXTERNAL_ID, "updateable": True,
                             "relationshipName": None, "picklistValues": []} for n in ["Id", *names]]}
+
+
+@lru_cache(maxsize=256)
+def _select_list(soql: str) -> tuple[list[tuple[str, str, str | None]], list[tuple[list[str], str]]]:
+    """A query's select list, parsed once: (field, head, rest after the dot or None), and its sub-queries."""
+    subqueries = [([n.strip() for n in names.split(",")], relationship)
+                  for names, relationship in re.findall(r"\(SELECT ([^)]*) FROM (\w+)\)", soql)]
+    top = re.sub(r"\(SELECT[^)]*\)", "", soql)
+    fields = []
+    for f in (f.strip() for f in re.match(r"SELECT (.*?) FROM ", top).group(1).split(",")):
+        if f:
+            head, dot, rest = f.partition(".")
+            fields.append((f, head, rest if dot else None))
+    return fields, subqueries
 
 
 def _dotted(record: dict[str, Any], path: str) -> Any:
