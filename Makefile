@@ -45,6 +45,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/vectorisation.py --accounts 2000 --repeat 3
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 || echo "wrk not installable: skipping the card bench"
 	@if command -v wrk >/dev/null; then $(BIN)/python bench/card_service.py --recommendations 100000 --seconds 15; fi
+	$(BIN)/python bench/crm_calls.py --sizes 10000 100000
+	$(BIN)/python bench/workers.py --deals 100000 --workers 1 2 4
 
 clean:
 	rm -rf $(VENV) stepwise.db sample-data .pytest_cache .ruff_cache .hypothesis \

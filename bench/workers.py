@@ -3,7 +3,7 @@
     .venv/bin/python bench/workers.py --deals 100000 --workers 1 2 4
 
 For each process count: a fresh store (a private PostgreSQL schema when PostgreSQL is reachable
-— several writers is what it is for — else a SQLite file), a private Redis database (13, flushed),
+— several writers is what it is for — else a SQLite file), a Redis database of its own (13; a private queue per round),
 N `celery worker --pool solo` processes on one queue, then one `stepwise.score_source` task for
 a full HubSpot sync.  The run fans out: one process pulls and plans, every process scores chunks,
 the one settling the last chunk writes back.  Reported per stage from the store's own timestamps:
@@ -34,7 +34,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration" / "hubspot")]
 
-import redis  # noqa: E402
 from fake_hubspot import ENGAGEMENTS, TOKEN, FakeHubSpot  # noqa: E402
 from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from test_hubspot_calls import minimum_calls  # noqa: E402
@@ -158,7 +157,6 @@ def one_round(n_workers: int, fake: FakeHubSpot, base_url: str, deals: int, chun
     from stepwise.workers.celery_app import make_celery
 
     store = FreshStore(folder, use_pg)
-    redis.Redis.from_url(REDIS_URL).flushdb()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "STEPWISE_REDIS_URL": REDIS_URL, "STEPWISE_DATABASE_URL": store.url,
            "STEPWISE_CHUNK_SIZE": str(chunk_size), "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": base_url,

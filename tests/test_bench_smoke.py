@@ -22,3 +22,14 @@ def test_vectorisation_benchmark_runs_at_smoke_size():
                          capture_output=True, text=True, timeout=300, check=True)
     header, row = run.stdout.strip().splitlines()
     assert header.split()[:2] == ["open", "deals"] and row.endswith("×")
+
+
+def test_worker_benchmark_runs_at_smoke_size():
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "workers.py"), "--deals", "300", "--workers", "1", "2",
+                          "--chunk-size", "100", "--sqlite"], capture_output=True, text=True, timeout=300, check=True)
+    lines = run.stdout.strip().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["workers", "pull"])
+    rows = [line.split() for line in lines[header + 1:header + 3]]
+    assert [r[0] for r in rows] == ["1", "2"]
+    assert all(float(r[-1]) <= 1.05 for r in rows), "API calls within 5 % of the minimum"
+    assert rows[1][9] == "2", "both processes scored chunks"
