@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -100,7 +101,7 @@ class Recommendation:
 
     def __post_init__(self) -> None:
         if not self.summary:
-            object.__setattr__(self, "summary", shorten(" — ".join([self.title, *self.why[:1]]), SUMMARY_LIMIT))
+            object.__setattr__(self, "summary", summary_of(self.title, self.why))
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape (`stepwise score --format json`): extend, never rename.
@@ -108,9 +109,10 @@ class Recommendation:
         Built field by field rather than with dataclasses.asdict, whose deep copies made this the
         card service's and the store's hottest line.
         """
-        out = {f.name: getattr(self, f.name) for f in _FIELDS}
+        values = self.__dict__
+        out = dict(values) if tuple(values) == _NAMES else {name: getattr(self, name) for name in _NAMES}
         out["factors"] = dict(vars(self.factors))
-        out["offer"] = json.loads(json.dumps(self.offer, default=str)) if self.offer else {}
+        out["offer"] = _json_copy(self.offer) if self.offer else {}
         out["extra"] = dict(self.extra)
         out["why"] = list(self.why)
         out["how"] = list(self.how)
@@ -133,3 +135,66 @@ class Recommendation:
 
 
 _FIELDS = fields(Recommendation)
+_NAMES = tuple(f.name for f in _FIELDS)
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _json_copy(value: Any) -> Any:
+    """json.loads(json.dumps(value, default=str)): a deep copy in JSON's own types.
+
+    Walked directly when it holds only what JSON keeps as is (str-keyed dicts, lists, tuples, str,
+    int, float, bool, None); anything else takes the JSON round trip itself.
+    """
+    try:
+        return _plain_copy(value)
+    except (_NotPlain, RecursionError):
+        return json.loads(json.dumps(value, default=str))
+
+
+def _plain_copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            out[key] = _plain_copy(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_plain_copy(item) for item in value]
+    raise _NotPlain
+
+
+def _maker(cls: type) -> Callable[..., Any]:
+    """A constructor taking every field positionally, in declaration order, that skips the
+    frozen dataclass's per-field object.__setattr__ and __post_init__: for the engine's hot
+    path, where thousands are built from values already checked.  The instance is the same
+    as cls(...) would give (same fields, same order in vars()).  Generated like dataclasses'
+    own __init__: one dict display, one attribute store."""
+    names = [f.name for f in fields(cls)]
+    source = (f"def make({', '.join(names)}):\n"
+              f"    obj = new(cls)\n"
+              f"    set_dict(obj, '__dict__', {{{', '.join(f'{n!r}: {n}' for n in names)}}})\n"
+              f"    return obj\n")
+    namespace: dict[str, Any] = {"new": object.__new__, "set_dict": object.__setattr__, "cls": cls}
+    exec(source, namespace)  # noqa: S102 — our own field names, nothing from outside
+    make = namespace["make"]
+    make.__qualname__ = f"new_{cls.__name__.lower()}"
+    return make
+
+
+new_factors: Callable[[float, float, float, float], Factors] = _maker(Factors)
+new_alternative: Callable[[str, str, float, str], Alternative] = _maker(Alternative)
+new_removal: Callable[[str, str, str | None, str | None], Removal] = _maker(Removal)
+# Every field in order, `summary` included: pass summary_of(title, why), what __post_init__ fills in.
+new_recommendation: Callable[..., Recommendation] = _maker(Recommendation)
+
+
+def summary_of(title: str, why: tuple[str, ...]) -> str:
+    """The title and the first reason, cut to what Salesforce's Description field holds."""
+    return shorten(" — ".join([title, *why[:1]]), SUMMARY_LIMIT)

@@ -38,6 +38,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
 NEGATORS = frozenset({"no", "not", "without", "never", "none", "nor"})
 NEGATION_WINDOW = 4  # a negator at most this many tokens before the match (three words in between)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SEP = "\x00"
+_TOKEN_OR_SEP = re.compile(_TOKEN.pattern + "|" + _SEP)
 
 
 def _term_table(topics: dict[str, tuple[str, ...]]):
@@ -68,81 +70,149 @@ def _word_topic(word: str) -> int:
 
 
 def _tokens(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every token of every text: (row of its text, its word code, the vocabulary)."""
-    lowered = text.fillna("").astype(str).str.lower().str.replace("’", "'", regex=False)
-    found = lowered.str.findall(_TOKEN)
-    lengths = found.str.len().fillna(0).to_numpy(dtype=np.int64)
-    rows = np.repeat(np.arange(len(found)), lengths)
-    words = [w for ws in found.to_numpy() if isinstance(ws, list) for w in ws]
-    codes, vocab = pd.factorize(pd.Series(words, dtype=object))
-    return rows, codes.astype(np.int64), np.asarray(vocab, dtype=object)
+    """Every token of every text: (row of its text, its word code, the vocabulary).
+
+    One regex pass over all texts joined by NUL (never part of a token, and no character lowercases
+    to or from it), which also yields the NUL separators: a running count of them is each token's row.
+    """
+    values = _strings(text)
+    joined = _SEP.join(values)
+    if joined.count(_SEP) != max(len(values) - 1, 0):  # a NUL inside a text: it separates tokens like a space
+        joined = _SEP.join(v.replace(_SEP, " ") for v in values)
+    found = np.array(_TOKEN_OR_SEP.findall(joined.lower().replace("’", "'")), dtype=object)
+    codes, vocab = pd.factorize(found)
+    codes = codes.astype(np.int64)
+    vocab = list(vocab)
+    if _SEP not in vocab:  # (not `vocab == _SEP`: numpy compares strings without their trailing NULs)
+        return np.zeros(len(codes), dtype=np.int64), codes, np.array(vocab, dtype=object)
+    sep = vocab.index(_SEP)
+    is_sep = codes == sep
+    rows = np.cumsum(is_sep)[~is_sep]
+    codes = codes[~is_sep]
+    # Drop the separator from the vocabulary; codes above it move down by one.
+    codes -= codes > sep
+    del vocab[sep]
+    return rows, codes, np.array(vocab, dtype=object)
 
 
-def _shifted(values: np.ndarray, rows: np.ndarray, by: int, fill: int) -> np.ndarray:
-    """values[i - by] where it belongs to the same text, else `fill` (by < 0 looks ahead)."""
-    out = np.full_like(values, fill)
-    if by > 0:
-        same = rows[by:] == rows[:-by]
-        out[by:][same] = values[:-by][same]
-    elif by < 0:
-        same = rows[:by] == rows[-by:]
-        out[:by][same] = values[-by:][same]
-    return out
+def _strings(text: pd.Series) -> list[str]:
+    """The texts as Python strings, missing ones as '' (text.fillna('').astype(str))."""
+    return text.fillna("").astype(str).to_numpy(dtype=object).tolist()
 
 
 def topic_mentions(text: pd.Series, topics: list[str] | None = None) -> pd.DataFrame:
     """One column per topic: the number of affirmative mentions in each text.
 
     Vectorised over all tokens of all texts; the only Python loops run over the
-    vocabulary (distinct words) and the handful of phrases, never over texts.
+    vocabulary (distinct words) and the handful of phrases, never over texts.  Past
+    the tokenising, work is proportional to the candidate matches, not to the tokens:
+    phrases are checked from the positions of their first word, negators only behind
+    a match.
     """
     names = list(TOPICS) if topics is None else topics
     rows, codes, vocab = _tokens(text)
     counts = np.zeros((len(text), len(TOPICS)), dtype=np.int64)
     if len(codes):
         topic = np.array([_word_topic(w) for w in vocab], dtype=np.int64)[codes]
-        claimed = np.zeros(len(codes), dtype=bool)
         code_of = {w: i for i, w in enumerate(vocab)}
-        for words, name in _PHRASES:
-            if not all(w in code_of for w in words):
-                continue
-            hit = ~claimed & (codes == code_of[words[0]])
-            for offset, word in enumerate(words[1:], start=1):
-                hit &= _shifted(codes, rows, -offset, -1) == code_of[word]
-            topic[hit] = _TOPIC_IDS[name]
-            for offset in range(1, len(words)):
-                inside = _shifted(hit.astype(np.int64), rows, offset, 0).astype(bool)
-                claimed |= inside
-                topic[inside] = -1
-            claimed |= hit
-        negator = np.array([w in NEGATORS or w.endswith("n't") for w in vocab], dtype=bool)[codes]
-        negated = np.zeros(len(codes), dtype=bool)
+        phrases = [(words, name) for words, name in _PHRASES if all(w in code_of for w in words)]
+        if phrases:
+            _claim_phrases(phrases, rows, codes, code_of, topic)
+        found = np.flatnonzero(topic >= 0)
+        negator = np.array([w in NEGATORS or w.endswith("n't") for w in vocab], dtype=bool)
+        negated = np.zeros(len(found), dtype=bool)
         for back in range(1, NEGATION_WINDOW + 1):
-            negated |= _shifted(negator.astype(np.int64), rows, back, 0).astype(bool)
-        keep = (topic >= 0) & ~negated
-        np.add.at(counts, (rows[keep], topic[keep]), 1)
+            before = found - back
+            inside = before >= 0
+            before = np.where(inside, before, 0)
+            negated |= inside & (rows[before] == rows[found]) & negator[codes[before]]
+        keep = found[~negated]
+        counts = np.bincount(rows[keep] * len(TOPICS) + topic[keep], minlength=counts.size).reshape(counts.shape)
     wanted = [_TOPIC_IDS[n] for n in names]
     return pd.DataFrame(counts[:, wanted], index=text.index, columns=[f"topic_{n}" for n in names])
+
+
+def _claim_phrases(phrases: list[tuple[tuple[str, ...], str]], rows: np.ndarray, codes: np.ndarray,
+                   code_of: dict[str, int], topic: np.ndarray) -> None:
+    """Mark phrase matches (longest first): the phrase's topic on its first token, its other tokens
+    taken out (no topic of their own, and no later phrase can start there)."""
+    n = len(codes)
+    first_codes = np.array(sorted({code_of[words[0]] for words, _ in phrases}), dtype=np.int64)
+    starts_all = np.flatnonzero(np.isin(codes, first_codes))
+    start_codes = codes[starts_all]
+    claimed = np.zeros(n, dtype=bool)
+    for words, name in phrases:
+        hit = starts_all[start_codes == code_of[words[0]]]
+        hit = hit[~claimed[hit]]
+        for offset, word in enumerate(words[1:], start=1):
+            hit = hit[hit + offset < n]
+            nxt = hit + offset
+            hit = hit[(rows[nxt] == rows[hit]) & (codes[nxt] == code_of[word])]
+        topic[hit] = _TOPIC_IDS[name]
+        for offset in range(1, len(words)):
+            claimed[hit + offset] = True
+            topic[hit + offset] = -1
+        claimed[hit] = True
 
 
 def mentions_of(text: pd.Series, topic: str) -> pd.Series:
     """Mentions of a single topic (negations excluded).
 
     A cheap substring pre-filter first: only texts that could mention the topic are tokenised.
+    A text can only count a mention if its lowercased form holds the first word of a term, so
+    the other texts are 0 without tokenising them.
     """
     words = sorted({term.rstrip("*").split()[0] for term in TOPICS[topic]})
-    maybe = text.fillna("").str.contains("|".join(map(re.escape, words)), case=False, regex=True)
+    maybe = _containing(text, words)
     out = pd.Series(0, index=text.index, dtype=np.int64)
     if maybe.any():
         out[maybe] = topic_mentions(text[maybe], [topic])[f"topic_{topic}"]
     return out
 
 
+def _containing(text: pd.Series, words: list[str], lowered: list[str] | None = None) -> np.ndarray:
+    """Which texts, lowercased, contain one of `words` (plain substrings): one scan per word
+    over all texts joined, skipping to the next text after each hit."""
+    if lowered is None:
+        lowered = [v.lower() for v in _strings(text)]
+    hit = np.zeros(len(lowered), dtype=bool)
+    if not lowered:
+        return hit
+    ends = np.cumsum([len(v) + 1 for v in lowered])  # each text's end (its separator) in `joined`
+    joined = _SEP.join(lowered)
+    for word in words:
+        at = joined.find(word)
+        while 0 <= at < len(joined):
+            row = int(np.searchsorted(ends, at, side="right"))
+            hit[row] = True
+            at = joined.find(word, int(ends[row]))
+    return hit
+
+
 def first_match(text: pd.Series, names: list[str]) -> pd.Series:
-    """The first of `names` mentioned in each text (e.g. which competitor), or None."""
+    """The first of `names` mentioned in each text (e.g. which competitor), or None.
+
+    Only texts that can hold a name are searched with the case-insensitive pattern: those with a
+    non-ASCII character, and ASCII ones whose lowercase contains a lowercased name (for ASCII
+    text and names, the same test as the pattern's).
+    """
     if not names:
         return pd.Series(None, index=text.index, dtype=object)
     pattern = "(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
-    found = text.fillna("").str.extract(pattern, flags=re.I, expand=False)
     lookup = {n.lower(): n for n in names}
+    if not len(text) or not all(n and n.isascii() for n in names):
+        return _first_match_each(text, pattern, lookup)
+    strings = _strings(text)
+    candidates = _containing(text, sorted({n.lower() for n in names}), [v.lower() for v in strings])
+    candidates |= np.array([not v.isascii() for v in strings], dtype=bool)
+    values = np.full(len(text), None, dtype=object)
+    if not candidates.any():
+        return pd.Series(values, index=text.index, dtype=object, name=text.name)
+    found = _first_match_each(text[candidates], pattern, lookup)
+    values[candidates] = found.to_numpy(dtype=object)
+    return pd.Series(values, index=text.index, dtype=object, name=found.name)
+
+
+def _first_match_each(text: pd.Series, pattern: str, lookup: dict[str, str]) -> pd.Series:
+    found = text.fillna("").str.extract(pattern, flags=re.I, expand=False)
     return found.str.lower().map(lookup).astype(object).where(found.notna(), None)
