@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Engine, Index, MetaData, String, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -28,7 +29,9 @@ rows = Table(
     Column("deal_id", String(200)),      # the deal whose context this row came with (activities)
     Column("fingerprint", String(64)),   # deals: the hash of the properties we read
     Column("data", JSON, nullable=False),
-    Index("ix_hubspot_rows_deal", "account", "tbl", "deal_id"),
+    # deal_id first: with (account, tbl, …) PostgreSQL, planning on stale statistics right after a
+    # big load, picked this index for `row_id IN (…)` lookups and scanned the whole table each time.
+    Index("ix_hubspot_rows_by_deal", "deal_id", "account", "tbl"),
 )
 
 written = Table(
@@ -85,14 +88,16 @@ class HubSpotState:
             return
         latest = {row_id: (data, deal_id, fp) for row_id, data, deal_id, fp in items}
         keys = list(latest)
+        # INSERT … ON CONFLICT by the primary key: one statement per batch, no lookup to plan.
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(rows)
+        stmt = stmt.on_conflict_do_update(index_elements=[rows.c.account, rows.c.tbl, rows.c.row_id],
+                                          set_={c: stmt.excluded[c] for c in ("deal_id", "fingerprint", "data")})
         with self.engine.begin() as conn:
             for start in range(0, len(keys), _BATCH):
-                chunk = keys[start:start + _BATCH]
-                conn.execute(delete(rows).where(rows.c.account == self.account, rows.c.tbl == table,
-                                                rows.c.row_id.in_(chunk)))
-                conn.execute(rows.insert(), [
+                conn.execute(stmt, [
                     {"account": self.account, "tbl": table, "row_id": k, "data": latest[k][0],
-                     "deal_id": latest[k][1], "fingerprint": latest[k][2]} for k in chunk
+                     "deal_id": latest[k][1], "fingerprint": latest[k][2]} for k in keys[start:start + _BATCH]
                 ])
 
     def drop_deal_context(self, table: str, deal_ids: Iterable[str]) -> None:
