@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -120,7 +122,7 @@ def _authenticate() -> Any:
     g.stepwise_principal = guard.api_principal()  # raises AuthError → 401/403
     if any("\x00" in str(v) for v in (request.view_args or {}).values()):
         return error(400, "path parameters must not contain NUL characters")
-    portal = request.args.get("portalId")
+    portal = _query_arg("portalId")
     if portal is not None and not PORTAL_ID.fullmatch(portal):
         return error(400, f"portalId must be a number, got {portal!r}")
     return None
@@ -135,16 +137,48 @@ def openapi() -> Any:
 def record_recommendations(source: str, record_type: str, record_id: str) -> Any:
     if record_type not in RECORD_TYPES:
         return error(400, f"record_type must be one of {', '.join(RECORD_TYPES)}, got {record_type!r}")
-    as_of = request.args.get("as_of")
+    as_of = _query_arg("as_of")
     if as_of is not None and (as_of := valid_day(as_of)) is None:
         return error(400, f"as_of must be a date YYYY-MM-DD, got {request.args['as_of']!r}")
-    if not _principal().may_see(source):
-        allowed = portal_source(_principal().portal_id or "")
+    principal = _principal()
+    if not principal.may_see(source):
+        allowed = portal_source(principal.portal_id or "")
         return error(403, f"this HubSpot portal may only read source {allowed!r}")
-    # The stored JSON as it is: the workers computed it, the card only serves it.
-    payloads = _store().card_payloads_for(source, record_type, record_id, as_of=as_of)
-    return jsonify(record={"source": source, "record_type": record_type, "record_id": record_id},
-                   recommendations=payloads)
+    rows = _store().card_rows_for(source, record_type, record_id, as_of=as_of)
+    provider = current_app.json
+    if not _compact_ascii_json(provider):  # debug pretty-printing, sorted keys…: the plain way
+        return jsonify(record={"source": source, "record_type": record_type, "record_id": record_id},
+                       recommendations=[_card(card, payload, status) for card, payload, status in rows])
+    # The cards as the store wrote them (the workers computed them, the card only serves them), spliced
+    # into the answer: byte for byte what jsonify would send, with no decoding and re-encoding in Python.
+    cards = ",".join([
+        card if card is not None and card.isascii()
+        else provider.dumps(_card(card, payload, status), separators=_COMPACT)
+        for card, payload, status in rows
+    ])
+    body = (f'{{"record":{{"source":{json.dumps(source)},"record_type":{json.dumps(record_type)},'
+            f'"record_id":{json.dumps(record_id)}}},"recommendations":[{cards}]}}\n')
+    return current_app.response_class(body, mimetype=provider.mimetype)
+
+
+_COMPACT = (",", ":")
+
+
+def _query_arg(name: str) -> str | None:
+    """The query parameter's first value (as request.args.get, which builds a KeyError on every miss)."""
+    args = request.args
+    return args[name] if name in args else None  # noqa: SIM401 (the point is not calling get)
+
+
+def _compact_ascii_json(provider: Any) -> bool:
+    """Whether jsonify writes compact, ASCII-only JSON in insertion order: the store's card JSON then."""
+    return (isinstance(provider, DefaultJSONProvider) and provider.ensure_ascii and not provider.sort_keys
+            and (provider.compact or (provider.compact is None and not current_app.debug)))
+
+
+def _card(card: str | None, payload: str | dict[str, Any] | None, status: str) -> dict[str, Any]:
+    stored = card if card is not None else payload
+    return {**(json.loads(stored) if isinstance(stored, str) else stored), "status": status}
 
 
 def _visible(rec_id: str) -> Recommendation:

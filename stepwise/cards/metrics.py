@@ -9,11 +9,13 @@ or switch to prometheus_client's multiprocess mode when that matters.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 METRICS = "stepwise.metrics"
+_STARTED = "stepwise.started"  # in the WSGI environ
 _KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -33,6 +35,18 @@ class Metrics:
             "stepwise_feedback", "Feedback requests by action and outcome (recorded, replayed, undone, rejected…).",
             ["action", "outcome"], registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float | None) -> None:
+        # The labelled children, looked up once per label set: labels() validates and locks on every call.
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(route, method, str(status)),
+                                              self.latency.labels(route, method))
+        children[0].inc()
+        if seconds is not None:
+            children[1].observe(seconds)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
@@ -43,19 +57,24 @@ def init_app(app: Flask) -> Metrics:
     metrics = Metrics()
     app.extensions[METRICS] = metrics
 
-    @app.before_request
-    def _start_timer() -> None:
-        g.stepwise_started = time.perf_counter()
+    # The clock starts where the WSGI call does (a before_request hook would start it later, and cost more).
+    wsgi_app = app.wsgi_app
+
+    def timed_wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[_STARTED] = time.perf_counter()
+        return wsgi_app(environ, start_response)
+
+    app.wsgi_app = timed_wsgi_app  # type: ignore[method-assign]
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        started = g.pop("stepwise_started", None)
+        started = request.environ.get(_STARTED)
         # The rule template, never the raw path: random ids must not become label values.
-        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        method = request.method if request.method in _KNOWN_METHODS else "OTHER"
-        metrics.requests.labels(route, method, str(response.status_code)).inc()
-        if started is not None:
-            metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+        rule = request.url_rule
+        method = request.method
+        metrics.observe_request(rule.rule if rule is not None else "<unmatched>",
+                                method if method in _KNOWN_METHODS else "OTHER", response.status_code,
+                                None if started is None else time.perf_counter() - started)
         return response
 
     @app.get("/metrics")

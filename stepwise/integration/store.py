@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +38,18 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    bindparam,
     case,
     create_engine,
     event,
     func,
-    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
@@ -132,6 +134,8 @@ recommendations = Table(
     # Account-level cards shown on a deal: every equality of that query, so the planner never prefers (source, as_of).
     Index("ix_recommendations_account_cards", "source", "account_id", "record_type", "as_of"),
     Index("ix_recommendations_source_as_of", "source", "as_of"),
+    # A deal's account when deal_accounts does not know the deal: without it, every card for an unknown deal scanned the source.
+    Index("ix_recommendations_deal", "source", "deal_id"),
 )
 
 feedback_events = Table(
@@ -197,25 +201,38 @@ _REFRESHED = (
 )
 
 
-# Built once, with bound parameters: SQLAlchemy then reuses their compiled form on every card request.
-def _visible_now():
-    t = recommendations
-    return or_(t.c.status == "new", and_(t.c.status == "snoozed", t.c.snooze_until <= bindparam("now")))
-
-
-_CARD_COLUMNS = (recommendations.c.payload, recommendations.c.status, recommendations.c.rank,
-                 recommendations.c.score, recommendations.c.id)
-_LATEST_DAY = select(func.max(recommendations.c.as_of)).where(recommendations.c.source == bindparam("source"))
-_LATEST_DAY_UNTIL = _LATEST_DAY.where(recommendations.c.as_of <= bindparam("until"))
-_ON_RECORD = select(*_CARD_COLUMNS).where(
-    recommendations.c.record_type == bindparam("record_type"), recommendations.c.record_id == bindparam("record_id"),
-    recommendations.c.source == bindparam("source"), recommendations.c.as_of == bindparam("day"), _visible_now())
-_ON_ACCOUNT = select(*_CARD_COLUMNS).where(
-    recommendations.c.account_id == bindparam("account_id"), recommendations.c.record_type == "account",
-    recommendations.c.deal_id.is_(None), recommendations.c.source == bindparam("source"),
-    recommendations.c.as_of == bindparam("day"), _visible_now())
-_DEAL_ACCOUNT = select(deal_accounts.c.account_id).where(
-    deal_accounts.c.source == bindparam("source"), deal_accounts.c.deal_id == bindparam("deal_id"))
+# The card query: one statement, one round trip, one snapshot. The latest day of the source (or the
+# latest on or before `until`), the record's own cards and, for a deal, its account's account-level
+# cards (deal_id null); the account comes from deal_accounts, else from any of the deal's rows.
+# Each branch and subquery is an equality seek on its own index: an OR across the branches made the
+# planner scan the whole day, and "account_id IS NOT NULL" (rather than the COALESCE) let it walk the
+# account index of the whole source for a deal it does not know. Sorted in Python (rank, -score, id), as
+# every backend's collation agrees there.
+_CARD_DAY = "(SELECT max(as_of) FROM recommendations WHERE source = :source{until})"
+_CARD_VISIBLE = "(status = 'new' OR (status = 'snoozed' AND snooze_until <= :now))"
+_CARD_SQL = f"""
+SELECT {{card}}, status, rank, score, id FROM recommendations
+ WHERE source = :source AND record_type = :record_type AND record_id = :record_id
+   AND as_of = {_CARD_DAY} AND {_CARD_VISIBLE}
+UNION ALL
+SELECT {{card}}, status, rank, score, id FROM recommendations
+ WHERE :record_type = 'deal' AND source = :source AND record_type = 'account' AND deal_id IS NULL
+   AND account_id = COALESCE(
+         NULLIF((SELECT account_id FROM deal_accounts WHERE source = :source AND deal_id = :record_id), ''),
+         (SELECT account_id FROM recommendations
+           WHERE source = :source AND deal_id = :record_id AND COALESCE(account_id, '') <> '' LIMIT 1))
+   AND as_of = {_CARD_DAY} AND {_CARD_VISIBLE}
+"""
+# SQLite keeps the payload as the text json.dumps wrote; its json_set returns that text minified with the
+# status set in place (appended when absent), which is byte for byte Flask's compact JSON of
+# {**payload, "status": status} for such text: tokens are copied as written (json.dumps' escapes and
+# numbers), only the blanks between them go. json_valid first: NaN (which json.dumps writes) is no RFC
+# JSON, and SQLite's JSON5 reading would turn it into null, so such rows come back as the plain payload.
+_CARD_COLUMNS = {
+    "sqlite": "CASE WHEN json_valid(payload) THEN json_set(payload, '$.status', status) END,"
+              " CASE WHEN NOT json_valid(payload) THEN payload END",
+    "default": "NULL, payload",
+}
 
 
 class Store:
@@ -381,33 +398,95 @@ class Store:
         self, source: str, record_type: str, record_id: str, as_of: str | date | None = None,
         *, now: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        """The same as recommendations_for, as the stored JSON (with the current status): the card
-        endpoint serves these as they are, without a round trip through objects."""
-        params = {"source": source, "record_type": record_type, "record_id": record_id, "now": now or _now()}
-        with self._connect() as conn:
-            if as_of is None:
-                day = conn.execute(_LATEST_DAY, params).scalar_one_or_none()
-            else:
-                day = conn.execute(_LATEST_DAY_UNTIL, {**params, "until": _day(as_of)}).scalar_one_or_none()
-            if day is None:
-                return []
-            params["day"] = day
-            # One query per shape, each on its own index: an OR across them makes the planner scan the whole day.
-            rows = list(conn.execute(_ON_RECORD, params).all())
-            if record_type == "deal" and (account_id := self._deal_account(conn, source, record_id)):
-                rows += conn.execute(_ON_ACCOUNT, {**params, "account_id": account_id}).all()
-        rows.sort(key=lambda r: (r.rank, -r.score, r.id))
-        return [{**_payload(row.payload), "status": row.status} for row in rows]
+        """The same as recommendations_for, as the stored JSON (with the current status)."""
+        return [{**_payload(card if card is not None else payload), "status": status}
+                for card, payload, status in self.card_rows_for(source, record_type, record_id, as_of, now=now)]
 
-    def _deal_account(self, conn: Connection, source: str, deal_id: str) -> str | None:
-        linked = conn.execute(_DEAL_ACCOUNT, {"source": source, "deal_id": deal_id}).scalar_one_or_none()
-        if linked:
-            return linked
-        t = recommendations
-        return conn.execute(
-            select(t.c.account_id)
-            .where(t.c.source == source, t.c.deal_id == deal_id, t.c.account_id.is_not(None)).limit(1)
-        ).scalar_one_or_none()
+    def card_rows_for(
+        self, source: str, record_type: str, record_id: str, as_of: str | date | None = None,
+        *, now: datetime | None = None,
+    ) -> list[tuple[str | None, str | dict[str, Any] | None, str]]:
+        """(card JSON, stored payload, current status) of each card on the record, in card order.
+
+        The card endpoint's hot path: one query on the DBAPI connection, nothing decoded in Python.
+        On SQLite the database writes the card: the stored JSON, compact, with the row's status set
+        (payload None; see _CARD_COLUMNS). Otherwise the card is None and the payload is what the
+        driver returns (a dict from PostgreSQL's JSONB; the text of a SQLite row that is no strict JSON).
+        """
+        sql, arrange, process_now = self._card_queries[as_of is not None]
+        params = {"source": source, "record_type": record_type, "record_id": record_id,
+                  "now": process_now(now or _now()), "until": None if as_of is None else _day(as_of)}
+        self._ensure_schema()
+        rows = self._card_fetch(sql, arrange(params))
+        rows.sort(key=_card_order)
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def _card_fetch(self, sql: str, args: Any) -> list[Any]:
+        """Run the card query on the DBAPI connection: for a SQLite file this thread's own reader (a pool
+        checkout and check-in cost a third of the query), else a pooled connection. Driver errors are
+        raised as SQLAlchemy's (OperationalError: the service answers 503), as Connection.execute does."""
+        dialect = self.engine.dialect
+        own = self._card_reader() if self._card_readers else None
+        conn = own if own is not None else self.engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, args)
+                return cursor.fetchall()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as exc:
+            if own is not None:  # the next query opens a new reader
+                self._card_local.reader = None
+                own.close()
+            elif dialect.is_disconnect(exc, conn, None):
+                conn.invalidate()
+            raise DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error) from exc
+        finally:
+            if own is None:
+                conn.close()  # back to the pool, which rolls the read back
+
+    @cached_property
+    def _card_readers(self) -> bool:
+        """One reader per thread for a SQLite file (not for an in-memory database: its one shared connection)."""
+        return self.engine.dialect.name == "sqlite" and not isinstance(self.engine.pool, StaticPool)
+
+    @cached_property
+    def _card_local(self) -> threading.local:
+        return threading.local()
+
+    def _card_reader(self) -> Any:
+        """This thread's SQLite connection for card reads, opened as the engine opens its own (same URL
+        arguments, same pragmas), and again in a forked child (a connection never crosses a fork).
+        It reads in autocommit: each query sees the latest committed run; WAL keeps writers unblocked."""
+        local = self._card_local
+        reader = getattr(local, "reader", None)
+        if reader is None or local.pid != os.getpid():
+            dialect = self.engine.dialect
+            cargs, cparams = dialect.create_connect_args(self.engine.url)
+            try:
+                reader = dialect.loaded_dbapi.connect(*cargs, **cparams)
+                _sqlite_pragmas(reader, None)
+            except dialect.loaded_dbapi.Error as exc:
+                raise DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error) from exc
+            local.reader, local.pid = reader, os.getpid()
+        return reader
+
+    @cached_property
+    def _card_queries(self) -> dict[bool, tuple[str, Any, Any]]:
+        """The card SQL in this dialect's paramstyle, what turns the named parameters into the driver's
+        (a tuple in SQL order for positional styles) and the bind processing of `now` (SQLite compares
+        stored datetime text), keyed by "has an as_of"."""
+        dialect = self.engine.dialect
+        process_now = recommendations.c.snooze_until.type.dialect_impl(dialect).bind_processor(dialect) or _same
+        columns = _CARD_COLUMNS.get(dialect.name, _CARD_COLUMNS["default"])
+        queries = {}
+        for until in (False, True):
+            sql = _CARD_SQL.replace("{until}", " AND as_of <= :until" if until else "").replace("{card}", columns)
+            compiled = text(sql).compile(dialect=dialect)
+            arrange = itemgetter(*compiled.positiontup) if compiled.positional and compiled.positiontup else _same
+            queries[until] = (compiled.string, arrange, process_now)
+        return queries
 
     def get_recommendation(self, rec_id: str) -> Recommendation | None:
         t = recommendations
@@ -745,6 +824,14 @@ def _row(run_id: str, rec: Recommendation, now: datetime) -> dict[str, Any]:
 
 def _payload(payload: dict[str, Any] | str) -> dict[str, Any]:
     return json.loads(payload) if isinstance(payload, str) else payload
+
+
+def _card_order(row: Any) -> tuple[int, float, str]:
+    return row[3], -row[4], row[5]  # rank, then the higher score, then the id
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _rec(payload: dict[str, Any] | str, status: str) -> Recommendation:

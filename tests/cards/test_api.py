@@ -143,7 +143,7 @@ def test_unexpected_errors_are_a_500_without_traceback(store: Store, monkeypatch
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(store, "card_payloads_for", boom)
+    monkeypatch.setattr(store, "card_rows_for", boom)
     client = create_app(store=store, api_tokens=[TOKEN]).test_client()
     resp = client.get(f"/api/v1/records/{SOURCE}/deal/D1/recommendations", headers=AUTH)
     assert resp.status_code == 500 and resp.get_json() == {"error": "internal server error"}
