@@ -54,6 +54,10 @@ tasks = Table(
 _BATCH = 500
 
 
+def _dialect(engine: Engine):
+    return postgresql if engine.dialect.name == "postgresql" else sqlite
+
+
 class HubSpotState:
     def __init__(self, engine: Engine, account: str):
         self.engine, self.account = engine, account
@@ -88,9 +92,10 @@ class HubSpotState:
             return
         latest = {row_id: (data, deal_id, fp) for row_id, data, deal_id, fp in items}
         keys = list(latest)
-        # INSERT … ON CONFLICT by the primary key: one statement per batch, no lookup to plan.
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(rows)
+        # INSERT … ON CONFLICT by the primary key: one statement per batch, no lookup to plan.  (A
+        # DELETE … IN per batch on a table filled in the same transaction ran on PostgreSQL with a
+        # plan made while the table was empty — a scan per batch — and stalled a 100k sync.)
+        stmt = _dialect(self.engine).insert(rows)
         stmt = stmt.on_conflict_do_update(index_elements=[rows.c.account, rows.c.tbl, rows.c.row_id],
                                           set_={c: stmt.excluded[c] for c in ("deal_id", "fingerprint", "data")})
         with self.engine.begin() as conn:
@@ -162,13 +167,13 @@ class HubSpotState:
         if not hashes:
             return
         now, keys = datetime.now(UTC), list(hashes)
+        stmt = _dialect(self.engine).insert(written)
+        stmt = stmt.on_conflict_do_update(index_elements=[written.c.account, written.c.deal_id],
+                                          set_={"hash": stmt.excluded.hash, "written_at": stmt.excluded.written_at})
         with self.engine.begin() as conn:
             for start in range(0, len(keys), _BATCH):
-                chunk = keys[start:start + _BATCH]
-                conn.execute(delete(written).where(written.c.account == self.account, written.c.deal_id.in_(chunk)))
-                conn.execute(written.insert(), [
-                    {"account": self.account, "deal_id": k, "hash": hashes[k], "written_at": now} for k in chunk
-                ])
+                conn.execute(stmt, [{"account": self.account, "deal_id": k, "hash": hashes[k], "written_at": now}
+                                    for k in keys[start:start + _BATCH]])
 
     # -- tasks created on Accept ----------------------------------------------------------------
 

@@ -19,3 +19,11 @@ def test_put_inserts_then_replaces_rows_by_id_and_keeps_other_tables_and_portals
     assert state.all_rows("activities") == [{"v": "act"}]
     state.drop_deal_context("activities", ["1"])
     assert state.all_rows("activities") == []
+
+
+def test_written_hashes_are_replaced_by_deal(store):
+    state = HubSpotState(store.engine, "portal-1")
+    state.remember_written({"1": "a", "2": "b"})
+    state.remember_written({"2": "c", "3": "d"})
+    assert state.written_hashes() == {"1": "a", "2": "c", "3": "d"}
+    assert HubSpotState(store.engine, "portal-2").written_hashes() == {}
