@@ -44,3 +44,16 @@ def test_every_command_has_help():
     for command in ("demo", "sample-data", "score", "serve", "status", "check-catalog", "signals", "worker", "beat"):
         run = stepwise(command, "--help")
         assert run.returncode == 0 and "Usage:" in run.stdout, command
+
+
+def test_the_json_writer_writes_exactly_what_json_dump_writes():
+    import io
+    import json
+
+    from stepwise.cli import _write_json_array
+
+    for items in ([], [{"a": 1}], [{"a": i, "é": "ü"} for i in range(5)], [{"a": i} for i in range(6)]):
+        ours, reference = io.StringIO(), io.StringIO()
+        _write_json_array(iter(items), ours, batch=3)
+        json.dump(items, reference, ensure_ascii=False, default=str)
+        assert ours.getvalue() == reference.getvalue() + "\n"
