@@ -39,7 +39,7 @@ services:
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check stepwise tests bench
 
-## Every benchmark (≈ 18 minutes on 2 cores); figures go to BENCHMARKS.md.
+## Every benchmark (≈ 15 minutes on 2 cores); figures go to BENCHMARKS.md.
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/engine_throughput.py --accounts 2000 20000 --repeat 3
 	$(BIN)/python bench/vectorisation.py --accounts 2000 --repeat 3
