@@ -488,6 +488,13 @@ class Store:
             queries[until] = (compiled.string, arrange, process_now)
         return queries
 
+    def recommendations_of_run(self, run_id: str) -> list[Recommendation]:
+        """Every recommendation a run wrote (a fanned-out run's write-back reads them back)."""
+        t = recommendations
+        with self._connect() as conn:
+            rows = conn.execute(select(t.c.payload, t.c.status).where(t.c.run_id == run_id)).all()
+        return [_rec(payload, status) for payload, status in rows]
+
     def get_recommendation(self, rec_id: str) -> Recommendation | None:
         t = recommendations
         with self._connect() as conn:

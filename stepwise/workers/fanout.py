@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.population import Population, population_of
@@ -24,7 +23,7 @@ from stepwise.engine.records import as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION
 from stepwise.integration.base import Connector, PushResult
 from stepwise.integration.run_chunks import FanoutRun, RunChunks
-from stepwise.integration.store import Store, recommendations
+from stepwise.integration.store import Store
 from stepwise.logs import run_scope
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, pack, plan_chunks, split, unpack
 from stepwise.workers.narrate import Narrator, recent_notes
@@ -131,13 +130,7 @@ def finish_run(run_id: str, connector: Connector | None, store: Store) -> dict[s
 
 def recommendations_of_run(store: Store, run_id: str) -> list[Recommendation]:
     """What the run stored, in the order a single pass returns it (the push's batches follow it)."""
-    from stepwise.integration.store import _rec
-
-    t = recommendations
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(t.c.payload, t.c.status).where(t.c.run_id == run_id)).all()
-    recs = [_rec(payload, status) for payload, status in rows]
-    return sorted(recs, key=lambda r: (r.record_type, r.record_id, r.rank))
+    return sorted(store.recommendations_of_run(run_id), key=lambda r: (r.record_type, r.record_id, r.rank))
 
 
 def _counts(run: FanoutRun, results: list[dict[str, Any]], recs: list[Recommendation], pushed: PushResult) -> dict:
