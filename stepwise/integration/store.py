@@ -274,12 +274,16 @@ class Store:
         with self._schema_lock:
             if self._schema_ready:
                 return
-            try:
-                _create_all(self.engine)
-            except SQLAlchemyError:
-                # Another process (a second gunicorn worker) may have created the same
-                # tables between our existence check and CREATE; the retry sees them.
-                _create_all(self.engine)
+            for attempt in range(3):
+                try:
+                    _create_all(self.engine)
+                    break
+                except SQLAlchemyError:
+                    # Another process (a second gunicorn or pool worker) may be creating the same
+                    # tables between our existence check and CREATE; a retry sees them.
+                    if attempt == 2:
+                        raise
+                    threading.Event().wait(0.2)
             self._schema_ready = True
 
     def ping(self) -> bool:
