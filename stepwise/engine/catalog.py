@@ -75,6 +75,7 @@ class ActionSpec(_Strict):
     offers_extended_terms: bool = False
     products: Literal["replenish", "cross_sell", "bundle"] | None = None
     content: ContentPick | None = None
+    fallback: str | None = None  # content actions: the non-content action proposed when no asset fits
     why: tuple[str, ...]
     how: tuple[str, ...]
     script: str = ""
@@ -245,8 +246,28 @@ def _build_actions(entries: list[Any], where: str) -> list[Action]:
                 raise CatalogError(f"{where}: action {spec.id}: bad template {text!r} ({exc})") from None
             if unknown:
                 raise CatalogError(f"{where}: action {spec.id}: unknown field {{{unknown[0]}}} in {text!r}")
+        if spec.fallback is not None and spec.content is None:
+            raise CatalogError(f"{where}: action {spec.id}: fallback only applies to content actions")
         actions.append(Action(spec, **compiled))
+    _check_fallbacks(actions, where)
     return actions
+
+
+def _check_fallbacks(actions: list[Action], where: str) -> None:
+    """A content action's fallback names an existing non-content action of the same scope."""
+    by_id = {a.id: a for a in actions}
+    for action in actions:
+        if action.fallback is None:
+            continue
+        other = by_id.get(action.fallback)
+        if other is None:
+            raise CatalogError(f"{where}: action {action.id}: fallback {action.fallback!r} is not in the catalog")
+        if other.content is not None:
+            raise CatalogError(f"{where}: action {action.id}: fallback {other.id} is a content action "
+                               "(it needs an asset too); name a non-content action")
+        if other.scope != action.scope:
+            raise CatalogError(f"{where}: action {action.id}: fallback {other.id} has scope {other.scope}, "
+                               f"not {action.scope}")
 
 
 def _first_error(exc: Exception) -> str:

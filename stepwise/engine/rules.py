@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stepwise.engine.catalog import Catalog
+from stepwise.engine.catalog import EFFORT_FEASIBILITY, Catalog
 
 REMOVAL_COLUMNS = ["scope", "record_id", "account_id", "action_id", "product_id", "rule", "reason"]
 
@@ -79,9 +79,54 @@ def content_library(candidates: pd.DataFrame, picks: pd.Series, catalog: Catalog
     return hit, pd.Series("no matching asset in the content library", index=candidates.index)
 
 
+def content_fallbacks(unserved: pd.DataFrame, proposed: pd.DataFrame, accounts: pd.DataFrame, catalog: Catalog,
+                      signals: dict[str, pd.DataFrame] | None = None, start: int = 0) -> pd.DataFrame:
+    """The stand-ins for content actions the library could not serve (seed 001's next option of the pattern).
+
+    A content action with no asset gives way to its catalog `fallback` (send the ROI calculator → ask
+    about the budget approval process; the battle card → research the competitor): the content
+    action's trigger already said the topic fired, so the fallback is proposed on that record
+    whatever its own trigger and stages say — unless its own trigger already proposed it there
+    (then the rules judged it like any candidate).  Its score parts
+    are its own expressions over the record's signals; a part that reads a signal not at hand
+    (`signals` not given) takes the content action's value.  Rows are labelled from `start` on.
+    """
+    fallback_of = {a.id: a.fallback for a in catalog.actions if a.content and a.fallback}
+    rows = unserved[unserved["action_id"].isin(list(fallback_of))]
+    if rows.empty:
+        return unserved.iloc[0:0]
+    rows = rows.assign(action_id=rows["action_id"].map(fallback_of))
+    have = set(zip(proposed["scope"], proposed["record_id"], proposed["action_id"]))
+    fresh = [key not in have for key in zip(rows["scope"], rows["record_id"], rows["action_id"])]
+    rows = rows[fresh].drop_duplicates(["scope", "record_id", "action_id"])
+    parts = []
+    for (scope, action_id), group in rows.groupby(["scope", "action_id"], sort=True):
+        action = catalog.by_id(action_id)
+        if signals is not None and scope in signals:
+            facts = signals[scope].reindex(group["record_id"].to_numpy())
+        else:  # the account's signals only (a deal's own signals are not at hand)
+            facts = accounts.reindex(group["account_id"].to_numpy())
+        facts.index = group.index
+        group = group.copy()
+        for part in ("relevance", "impact", "urgency"):
+            expression = getattr(action, part)
+            if expression.names <= set(facts.columns):
+                group[part] = expression.evaluate(facts).astype(float).fillna(0).clip(0, 100)
+        group["feasibility"] = EFFORT_FEASIBILITY[action.effort]
+        parts.append(group)
+    out = pd.concat(parts) if parts else rows
+    out.index = pd.RangeIndex(start, start + len(out))
+    return out[list(unserved.columns)]
+
+
 def apply_rules(candidates: pd.DataFrame, accounts: pd.DataFrame, offers: pd.DataFrame,
-                picks: pd.Series, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every rule in order; a candidate removed by one rule is not judged by the next."""
+                picks: pd.Series, catalog: Catalog,
+                signals: dict[str, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every rule in order; a candidate removed by one rule is not judged by the next.
+
+    Content actions the library cannot serve are replaced by their fallback (content_fallbacks):
+    the audit keeps the content action and its reason, the fallback joins the candidates.
+    """
     rules = [
         ("overdue_payments", lambda c: overdue_payments(c, accounts, catalog)),
         ("contract_terms", lambda c: contract_terms(c, accounts, catalog)),
@@ -89,15 +134,34 @@ def apply_rules(candidates: pd.DataFrame, accounts: pd.DataFrame, offers: pd.Dat
         ("content_library", lambda c: content_library(c, picks, catalog)),
     ]
     removed = [product_removals(offers)]
-    kept = candidates
+    kept, unserved = _judge(candidates, rules, removed)
+    if not unserved.empty:
+        first = int(candidates.index.max()) + 1 if _is_int_index(candidates.index) else len(candidates)
+        stand_ins = content_fallbacks(unserved, candidates, accounts, catalog, signals, first)
+        if not stand_ins.empty:  # judged by the same rules (a fallback may offer a discount)
+            stand_ins, _ = _judge(stand_ins, rules, removed)
+            kept = pd.concat([kept, stand_ins])
+    return kept, pd.concat(removed, ignore_index=True)
+
+
+def _judge(candidates: pd.DataFrame, rules, removed: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(what every rule let through, the content candidates the library could not serve); audit rows
+    are appended to `removed`."""
+    kept, unserved = candidates, candidates.iloc[0:0]
     for name, rule in rules:
         if kept.empty:
             break
         hit, reason = rule(kept)
         if hit.any():
             removed.append(_removals(kept[hit], name, reason[hit]))
+            if name == "content_library":
+                unserved = kept[hit]
             kept = kept[~hit]
-    return kept, pd.concat(removed, ignore_index=True)
+    return kept, unserved
+
+
+def _is_int_index(index: pd.Index) -> bool:
+    return len(index) > 0 and pd.api.types.is_integer_dtype(index)
 
 
 def product_removals(offers: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from stepwise.engine.population import Population, population_of
 from stepwise.engine.records import OPEN_STAGES, CanonicalData
-from stepwise.engine.topics import TOPICS, first_match, mentions_of, topic_mentions
+from stepwise.engine.topics import TOPICS, competitor_mentions, mentions_of, topic_mentions
 
 TOPIC_WINDOW_DAYS = 30
 ENGAGED_WINDOW_DAYS = 30
@@ -255,8 +255,7 @@ def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame
     next_step_topics = topic_mentions(deals["next_step"])
     topics = topics.reindex(deals.index).fillna(0).add(next_step_topics, fill_value=0).astype(int)
     out = out.join(topics)
-    names = sorted(set(data.table("content")["competitor"].dropna()) | set(deals["deal_competitor"].dropna()))
-    mentioned = first_match(text, names).groupby(recent["deal_id"]).first()
+    mentioned = _named_competitors(data, as_of, recent, text)
     out["competitor_name"] = deals["deal_competitor"].where(deals["deal_competitor"].notna(), mentioned.reindex(deals.index))
     out.loc[out["competitor_name"].notna(), "topic_competitor"] = out["topic_competitor"].clip(lower=1)
 
@@ -268,6 +267,26 @@ def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame
     followed = acts[(acts["type"] == "email") & (acts["direction"] == "outbound")].groupby("deal_id")["occurred_at"].max()
     out["demo_recap_missing"] = last_demo.notna() & ~(followed.reindex(deals.index) > last_demo)
     return out
+
+
+def known_competitors(data: CanonicalData, as_of: pd.Timestamp) -> list[str]:
+    """Competitor names the portfolio already knows: deals' `competitor` field (deals known by `as_of`,
+    open or closed) and the content library's `competitor` column."""
+    deals = _known_until(data.table("deals"), "created_at", as_of)
+    names = pd.concat([deals["competitor"], data.table("content")["competitor"]]).dropna().astype(str).str.strip()
+    return sorted(set(names[names != ""]))
+
+
+def _named_competitors(data: CanonicalData, as_of: pd.Timestamp, recent: pd.DataFrame, text: pd.Series) -> pd.Series:
+    """deal id → the competitor its most recent activity names (known names, or unseen ones by phrase)."""
+    found = competitor_mentions(text, known_competitors(data, as_of))
+    named = found.notna().to_numpy()
+    if not named.any():
+        return pd.Series(dtype=object)
+    hits = pd.DataFrame({"deal_id": recent["deal_id"].to_numpy()[named], "name": found.to_numpy()[named],
+                         "at": recent["occurred_at"].to_numpy()[named]})
+    latest = hits.sort_values("at", ascending=False, kind="stable").drop_duplicates("deal_id")
+    return latest.set_index("deal_id")["name"]
 
 
 def _stakeholders(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ the words inside it ("price reduction" is a discount, not also a price).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -216,3 +217,102 @@ def first_match(text: pd.Series, names: list[str]) -> pd.Series:
 def _first_match_each(text: pd.Series, pattern: str, lookup: dict[str, str]) -> pd.Series:
     found = text.fillna("").str.extract(pattern, flags=re.I, expand=False)
     return found.str.lower().map(lookup).astype(object).where(found.notna(), None)
+
+
+# ───────────────────────────── competitors named in text ─────────────────────────────
+# A competitor is either a name the portfolio already knows (deals' `competitor` field, the content
+# library's `competitor` column), matched in any case, or an unseen capitalised name of one to three
+# words (optionally with Inc/Corp/Ltd…) next to a phrase that says it competes: "also evaluating X",
+# "compared to X", "switching from X", "vs X", "X quoted lower", "X is cheaper".  A negator up to three
+# words before the phrase (or before a known name) cancels it: "not also evaluating Acme".
+# Each phrase with a word it cannot appear without (texts lacking every such word skip the regex).
+COMPETITOR_BEFORE: tuple[tuple[str, str], ...] = (
+    (r"also\s+evaluating", "evaluating"), (r"also\s+looking\s+at", "looking"), (r"also\s+considering", "considering"),
+    (r"also\s+talking\s+(?:to|with)", "talking"), (r"compared?\s+(?:us\s+)?(?:to|with)", "compar"),
+    (r"comparing\s+(?:us\s+)?(?:to|with)", "compar"), (r"switch(?:ing|ed)?\s+(?:away\s+)?from", "switch"),
+    (r"moving\s+away\s+from", "moving"), (r"competing\s+(?:with|against)", "competing"),
+    (r"vs\.?", "vs"), (r"versus", "versus"),
+)
+COMPETITOR_AFTER: tuple[tuple[str, str], ...] = (
+    (r"quoted\s+(?:\w+\s+)?(?:lower|less|cheaper|below)", "quoted"),
+    (r"offered\s+(?:\w+\s+)?(?:lower|less|cheaper|below)", "offered"),
+    (r"priced\s+(?:\w+\s+)?(?:lower|less|cheaper|below)", "priced"),
+    (r"(?:is|are|was|were|seems?|looks?)\s+(?:\w+\s+)?cheaper", "cheaper"),
+    (r"came\s+in\s+(?:\w+\s+)?(?:lower|cheaper|under)", "came"),
+    (r"undercuts?", "undercut"),
+)
+_NAME_WORD = r"[A-Z][A-Za-z0-9&\-]*"
+_NAME = (rf"{_NAME_WORD}(?:[ \t]+{_NAME_WORD}){{0,2}}"
+         r"(?:,?[ \t]+(?:Inc|Corp|Corporation|Ltd|LLC|GmbH|PLC|AG|SA|SRL)\b\.?)?")
+# Capitalised words that start a sentence or name a time, never a competitor: stripped from the front.
+_NOT_NAMES = frozenset({
+    "the", "this", "that", "these", "those", "their", "them", "they", "we", "our", "us", "you", "your", "it", "its",
+    "he", "she", "his", "her", "i", "a", "an", "and", "or", "but", "so", "also", "then", "now", "today", "yesterday",
+    "tomorrow", "last", "next", "apparently", "however", "meanwhile", "maybe", "perhaps", "still", "mr", "mrs", "ms",
+    "dr", "client", "customer", "buyer", "prospect", "team", "cfo", "ceo", "cto", "cio", "coo", "vp", "monday",
+    "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march", "april",
+    "may", "june", "july", "august", "september", "october", "november", "december", "q1", "q2", "q3", "q4",
+})
+
+
+def competitor_pattern(known: Iterable[str] = ()) -> re.Pattern[str]:
+    """One regex for every way a text can name a competitor (group `a`/`b`: unseen, group `k`: known)."""
+    names = sorted({n.strip() for n in known if isinstance(n, str) and n.strip()}, key=len, reverse=True)
+    parts = [
+        rf"(?i:\b(?:{'|'.join(p for p, _ in COMPETITOR_BEFORE)})[ \t]+)(?P<a>{_NAME})",
+        rf"(?<![\w&\-])(?P<b>{_NAME})(?i:[ \t]+(?:{'|'.join(p for p, _ in COMPETITOR_AFTER)})\b)",
+    ]
+    if names:
+        parts.insert(0, rf"(?i:(?<!\w)(?P<k>{'|'.join(re.escape(n) for n in names)})(?!\w))")
+    return re.compile("|".join(parts))
+
+
+def _clean_name(raw: str) -> str | None:
+    words = raw.strip().rstrip(".,").split()
+    while words and words[0].lower().rstrip(".,") in _NOT_NAMES:
+        words.pop(0)
+    return " ".join(words) or None
+
+
+def competitor_mentions(text: pd.Series, known: Iterable[str] = ()) -> pd.Series:
+    """The first competitor each text names affirmatively (a known name in its known spelling), or None.
+
+    A plain substring pre-filter (as in mentions_of), then one regex pass over the remaining texts
+    joined by NUL; past the pre-filter the Python work is per match, never per text.
+    """
+    known = [n for n in known if isinstance(n, str) and n.strip()]
+    values = np.full(len(text), None, dtype=object)
+    if not len(text):
+        return pd.Series(values, index=text.index, dtype=object)
+    strings = _strings(text)
+    # Only texts holding a phrase's key word or a known name (or non-ASCII ones, whose case folding
+    # the plain substring test does not mirror) go through the regex.
+    keys = sorted({k for _, k in COMPETITOR_BEFORE + COMPETITOR_AFTER} | {n.strip().lower() for n in known})
+    maybe = _containing(text, keys, [v.lower() for v in strings])
+    maybe |= np.array([not v.isascii() for v in strings], dtype=bool)
+    rows = np.flatnonzero(maybe)
+    if not len(rows):
+        return pd.Series(values, index=text.index, dtype=object)
+    chosen = [strings[r].replace(_SEP, " ") for r in rows]
+    ends = np.cumsum([len(v) + 1 for v in chosen])  # each text's end (its separator) in `joined`
+    joined = _SEP.join(chosen)
+    spelling = {n.strip().lower(): n.strip() for n in known}
+    for match in competitor_pattern(known).finditer(joined):
+        at = int(np.searchsorted(ends, match.start(), side="right"))
+        if values[rows[at]] is not None:
+            continue
+        start = ends[at - 1] if at else 0
+        if _negated(joined[max(start, match.start() - 80):match.start()]):
+            continue
+        group = match.lastgroup  # each alternative has one named group
+        raw = match.group(group) if group else ""
+        name = raw.strip() if group == "k" else _clean_name(raw)
+        if name:
+            values[rows[at]] = spelling.get(name.lower(), name)
+    return pd.Series(values, index=text.index, dtype=object)
+
+
+def _negated(before: str) -> bool:
+    """A negator among the last NEGATION_WINDOW words before a match."""
+    words = _TOKEN.findall(before.lower().replace("’", "'"))[-NEGATION_WINDOW:]
+    return any(w in NEGATORS or w.endswith("n't") for w in words)

@@ -133,3 +133,52 @@ def test_lead_visiting_migration_pages_gets_the_whitepaper_of_seed_000(catalog):
     assert card.title == "Send the Cloud Migration Whitepaper"
     assert card.lead_id == "L1" and card.record_type == "lead"
     assert card.why == ("This lead visited cloud migration pages 6 times in the last week.",)
+
+
+def _discovery_deal_with_a_note(body: str, stage: str = "discovery", **tables):
+    """Northwind's deal with one call note; no competitor field, and no content library unless given."""
+    return make_data(
+        accounts=[dict(account_id="A1", name="Northwind Clinics", industry="healthcare", segment="enterprise")],
+        contacts=[dict(contact_id="C1", account_id="A1", name="Dana Reyes", role="champion", last_engaged_at=days_ago(2))],
+        deals=[dict(deal_id="D1", account_id="A1", stage=stage, name="Northwind rollout", amount="90000",
+                    created_at=days_ago(20), close_date=days_ahead(40))],
+        activities=[dict(activity_id="T1", occurred_at=days_ago(1), type="call", deal_id="D1", account_id="A1",
+                         contact_id="C1", direction="inbound", subject="Discovery call", body=body)],
+        **tables,
+    )
+
+
+def test_a_competitor_named_only_in_a_call_note_gets_the_competitor_card_of_seed_001(catalog):
+    """'When competitor mentioned: pull up the battle card for [Competitor]': with no battle card in the
+    library (there is no library at all), research the competitor's positioning instead."""
+    data = _discovery_deal_with_a_note("They are also evaluating Acme Corp; asked how we compare on price.")
+    result = recommend(data, AS_OF, catalog)
+    [card] = by_action(result, "research_competitor")
+    assert card.title == "Research Acme Corp's positioning before the next call"
+    assert card.deal_id == "D1"
+    assert "Acme Corp is in the deal early: position before they set the criteria." in card.why
+    [removal] = [r for r in card.removed if r.action_id == "share_competitive_comparison"]
+    assert (removal.rule, removal.reason) == ("content_library", "no matching asset in the content library")
+
+
+def test_budget_concerns_without_a_content_library_fall_back_to_the_budget_approval_question(catalog):
+    """'When budget discussed: Send ROI calculator (90) → Ask about budget approval process (85)'."""
+    data = _discovery_deal_with_a_note("the CFO raised budget concerns and wants to see the ROI")
+    result = recommend(data, AS_OF, catalog)
+    [card] = by_action(result, "ask_budget_approval_process")
+    assert card.title == "Ask about budget approval process"
+    assert card.why[0] == "Budget or ROI came up twice in the last 30 days."
+    assert card.factors.relevance == 85 and card.score >= catalog.rules.weak_signal_cutoff
+    assert by_action(result, "send_roi_calculator") == []
+    removed = {(r.action_id, r.rule) for r in card.removed}
+    assert ("send_roi_calculator", "content_library") in removed
+
+
+def test_budget_concerns_with_an_roi_calculator_in_the_library_get_the_calculator(catalog):
+    data = _discovery_deal_with_a_note(
+        "the CFO raised budget concerns and wants to see the ROI",
+        content=[dict(content_id="K1", title="ROI Calculator", type="roi_calculator", topics="roi")])
+    result = recommend(data, AS_OF, catalog)
+    [card] = by_action(result, "send_roi_calculator")
+    assert card.offer["asset"]["title"] == "ROI Calculator"
+    assert by_action(result, "ask_budget_approval_process") == []  # the fallback stands in only when needed
