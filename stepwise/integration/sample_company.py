@@ -16,6 +16,16 @@ on, each computable from the tables alone relative to the as-of day:
   35-45 days, last 38 days ago, pays on time, has a contract with a 5% discount
   cap and no extended terms, and has never bought a product compatible with
   its main one (seed 002);
+- an order history as hard as real B2B wholesale data (see
+  bench/sample_realism.py): days between orders as noisy as a real
+  distributor's (per-account coefficient of variation around 0.65, some
+  accounts ordering in bursts), about fifteen products per order from a
+  catalogue of some 560 (the named families plus product lines of variants and
+  pack sizes), and only about 31% of lines re-buying a product the account
+  bought before.  It is learnable, not noise: each account re-buys a core
+  basket with its own propensities and works through the rest of the
+  catalogue in the order of its industry's favourite lines, a line's products
+  together, the products everyone buys most first;
 - overdue invoices (over and under 30 days), stock-outs with in-stock
   substitutes, low-margin products, enterprise-only products, contracts up for
   renewal within 60 days;
@@ -38,10 +48,12 @@ on, each computable from the tables alone relative to the as-of day:
   longer.  About 45% of closed deals are won.
 
 Everything is drawn from `numpy.random.default_rng(seed)` (and, for deal
-health and its traces, a second stream from the same seed) in a fixed order, so
+health and its traces and for the catalogue's long tail, two more streams from
+the same seed) in a fixed order, so
 the same (as_of, accounts, seed) gives byte-identical CSVs.  Rows are built as
-whole columns (no Python loop per deal or activity) so 20,000 accounts, about
-two million activities, take seconds rather than hours.
+whole columns (no Python loop per deal, activity or order line) so 20,000
+accounts, about two million activities and four million order lines, take
+seconds rather than hours.
 """
 
 from __future__ import annotations
@@ -148,6 +160,38 @@ _ENTERPRISE_ONLY = ("Ultrasound Scanner US-30", "Lab Analyzer LA-9", "LA-9 Pipet
                     "ERP Integration Package", "Cloud Migration Service")
 _FAMILY_P = (0.16, 0.16) + (0.068,) * 10  # the two families the named situations rely on are common
 _ALFA_FAMILY, _STOCKOUT_FAMILY = 0, 1
+# Where the named families sell most (index into INDUSTRIES): medical ones to healthcare, scanning and
+# labelling to logistics and retail.
+_FAMILY_INDUSTRY = (0, 0, 0, 0, 0, 0, 0, 2, 3, 4, 0, 0)
+# The long tail: product lines of 12 products each (4 variants x 3 pack sizes), with the industry that
+# buys each line most.  They carry no compatibility links; what ties them together is that accounts buy
+# a line's products together and an industry favours its own lines.
+_LINES = (
+    ("Nitrile Examination Gloves", "consumables", 0), ("Surgical Face Masks", "consumables", 0),
+    ("Gauze Swabs", "consumables", 0), ("Wound Dressings", "consumables", 0), ("IV Cannulas", "consumables", 0),
+    ("Urinary Catheters", "consumables", 0), ("Blood Collection Tubes", "consumables", 0),
+    ("Specimen Containers", "consumables", 0), ("Suture Kits", "consumables", 0),
+    ("Alcohol Prep Pads", "consumables", 3), ("Elastic Bandages", "consumables", 3),
+    ("Disinfectant Wipes", "consumables", 4), ("Hand Sanitizer", "consumables", 4),
+    ("Sharps Containers", "consumables", 0), ("Oxygen Masks", "consumables", 0),
+    ("Glucose Test Strips", "consumables", 3), ("Isolation Gowns", "consumables", 0),
+    ("Examination Couch Rolls", "consumables", 4), ("Cleaning Concentrate", "consumables", 4),
+    ("Waste Bags", "consumables", 2), ("Shipping Cartons", "consumables", 2), ("Stretch Film", "consumables", 2),
+    ("Packing Tape", "consumables", 2), ("Cable Ties", "consumables", 1), ("Safety Glasses", "consumables", 1),
+    ("Ear Plugs", "consumables", 1), ("Work Gloves", "consumables", 1), ("Thermal Paper Rolls", "consumables", 3),
+    ("Shelf Labels", "consumables", 3), ("Printer Toner", "consumables", 5), ("Cleanroom Wipes", "consumables", 5),
+    ("Lubricant Spray", "consumables", 1),
+    ("Replacement Filters", "spare_parts", 1), ("Power Adapters", "spare_parts", 5),
+    ("Sensor Cables", "spare_parts", 0), ("Trolley Castors", "spare_parts", 2), ("Fuse Kits", "spare_parts", 1),
+    ("Drive Belts", "spare_parts", 1),
+    ("Storage Racks", "equipment", 2), ("Medical Trolleys", "equipment", 0),
+    ("Digital Thermometers", "equipment", 0), ("Handheld Terminals", "equipment", 5),
+)
+_LINE_VARIANTS = {
+    "consumables": (("Standard", "Sterile", "Premium", "Eco"), ("(pack of 10)", "(pack of 50)", "(box of 200)")),
+    "spare_parts": (("Type A", "Type B", "Type C", "Universal"), ("S", "M", "L")),
+    "equipment": (("Basic", "Standard", "Pro", "Compact"), ("Grey", "White", "Blue")),
+}
 
 # Activity text.  Each template holds at most one {slot}; topics 0-14 are deal
 # conversation, 15-17 fixed per type, 18-21 account-level (ERP side).
@@ -396,6 +440,8 @@ class _World:
     # A second stream for what makes deal outcomes predictable (deal health and its traces), so adding
     # it left every other table's draws where they were.
     signal: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    # A third for the catalogue's long tail (its prices, margins, stock), drawn after the named products.
+    tail: np.random.Generator = field(default_factory=lambda: np.random.default_rng(1))
 
 
 # ---------------------------------------------------------------- formatting
@@ -520,6 +566,17 @@ def _products(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
     category += ["services"] * len(_SERVICES)
     family += [-1] * len(_SERVICES)
     role += ["service"] * len(_SERVICES)
+    services = np.arange(len(names) - len(_SERVICES), len(names))
+    # The long tail of a wholesale catalogue: product lines of variants and pack sizes, after the named ones
+    # (whose ids stay PRD-001..PRD-060).
+    for g, (line, kind, _) in enumerate(_LINES):
+        variants, sizes = _LINE_VARIANTS[kind]
+        for variant in variants:
+            for size in sizes:
+                names.append(f"{line} {variant} {size}".strip())
+                category.append(kind)
+                family.append(len(_FAMILIES) + g)
+                role.append("line")
     p = len(names)
     ids = _ids("PRD-", p, 3)
     eq = {f: 4 * f for f in range(len(_FAMILIES))}
@@ -530,7 +587,7 @@ def _products(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
     compatible: list[list[int]] = []
     substitutes: list[list[int]] = []
     for f, r in zip(family, role, strict=True):
-        if r == "service":
+        if r in ("service", "line"):
             compatible.append([])
             substitutes.append([])
             continue
@@ -544,40 +601,26 @@ def _products(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
         }[r])
         substitutes.append(with_economy if r == "main" else [main[f]] if r == "economy" else [])
 
-    price_range = {"equipment": (1500, 30000), "consumables": (8, 250), "spare_parts": (40, 900),
-                   "services": (800, 15000)}
-    lo = np.array([price_range[c][0] for c in category], dtype=float)
-    hi = np.array([price_range[c][1] for c in category], dtype=float)
-    list_price = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi))), 2)
+    # Prices, margins and stock of the named products come first from the main stream, as they always
+    # have; the long tail's from a stream of their own, so the accounts and contracts drawn after them
+    # stay what they were.
+    named = 4 * len(_FAMILIES) + _ECONOMY + len(_SERVICES)
+    cat = np.array(category)
+    keep = [main[_ALFA_FAMILY], comp[_ALFA_FAMILY], main[_STOCKOUT_FAMILY], *economy.values(), *services]
+    list_price, margin, available = (np.concatenate(parts) for parts in zip(
+        _product_terms(rng, cat[:named], [main[_ALFA_FAMILY], comp[_ALFA_FAMILY]], keep, main[_STOCKOUT_FAMILY]),
+        _product_terms(w.tail, cat[named:], [], [], None), strict=True))
     economy_idx = np.array(list(economy.values()))
     list_price[economy_idx] = np.round(list_price[[main[f] for f in economy]] * 0.8, 2)
-    margin = rng.uniform(0.16, 0.60, p)
-    # Low-margin items exist so the minimum-margin rule has something to remove; never Alfa's pair.
-    low_margin = _pick(rng, np.setdiff1d(np.arange(p), [main[_ALFA_FAMILY], comp[_ALFA_FAMILY]]), 0.15, p)
-    margin[low_margin] = rng.uniform(0.05, 0.14, int(low_margin.sum()))
     unit_cost = np.round(list_price * (1 - margin), 2)
 
     segments = np.where(np.isin(_obj(names), _ENTERPRISE_ONLY), "enterprise", ";".join(SEGMENTS)).astype(object)
 
-    # Stock-outs: the main consumable of a popular family (its economy variant stays in stock),
-    # plus a few others; never Alfa's main product, its cross-sell, or any substitute.
-    keep = [main[_ALFA_FAMILY], comp[_ALFA_FAMILY], main[_STOCKOUT_FAMILY], *economy_idx,
-            *range(p - len(_SERVICES), p)]
-    extra = rng.choice(np.setdiff1d(np.arange(p), keep), max(0, round(0.1 * p) - 1), replace=False)
-    out = np.zeros(p, dtype=bool)
-    out[[main[_STOCKOUT_FAMILY], *extra]] = True
-    cat = np.array(category)
-    available = np.select(
-        [cat == "equipment", cat == "consumables", cat == "spare_parts"],
-        [rng.integers(3, 40, p), rng.integers(200, 5000, p), rng.integers(10, 300, p)],
-        default=999,
-    )
-    available[out] = 0
-
     w.prod = {"ids": ids, "names": _obj(names), "list_price": list_price, "main": np.array(list(main.values())),
               "companion": np.array(list(comp.values())), "equipment": np.array(list(eq.values())),
-              "spare": np.array([4 * f + 3 for f in range(len(_FAMILIES))]),
-              "services": np.arange(p - len(_SERVICES), p)}
+              "spare": np.array([4 * f + 3 for f in range(len(_FAMILIES))]), "services": services,
+              "family": np.array(family), "category": cat,
+              "enterprise_only": np.isin(_obj(names), _ENTERPRISE_ONLY)}
     products = _frame("products", {
         "product_id": ids, "name": _obj(names), "category": _obj(category), "list_price": _num(list_price),
         "unit_cost": _num(unit_cost),
@@ -588,6 +631,35 @@ def _products(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
     stock = _frame("stock", {"product_id": ids, "available": available.astype(str).astype(object),
                              "warehouse": np.full(p, "main", dtype=object)})
     return products, stock
+
+
+def _product_terms(rng: np.random.Generator, cat: np.ndarray, never_low: list[int], never_out: list[int],
+                   always_out: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """List price, margin and available stock per product of one part of the catalogue."""
+    p = len(cat)
+    price_range = {"equipment": (1500, 30000), "consumables": (8, 250), "spare_parts": (40, 900),
+                   "services": (800, 15000)}
+    lo = np.array([price_range[c][0] for c in cat], dtype=float)
+    hi = np.array([price_range[c][1] for c in cat], dtype=float)
+    list_price = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi))), 2)
+    margin = rng.uniform(0.16, 0.60, p)
+    # Low-margin items exist so the minimum-margin rule has something to remove.
+    low_margin = _pick(rng, np.setdiff1d(np.arange(p), never_low), 0.15, p)
+    margin[low_margin] = rng.uniform(0.05, 0.14, int(low_margin.sum()))
+    # Stock-outs: about a tenth of the products (among the named ones, always the one given).
+    extra = rng.choice(np.setdiff1d(np.arange(p), never_out), max(0, round(0.1 * p) - (always_out is not None)),
+                       replace=False)
+    out = np.zeros(p, dtype=bool)
+    out[extra] = True
+    if always_out is not None:
+        out[always_out] = True
+    available = np.select(
+        [cat == "equipment", cat == "consumables", cat == "spare_parts"],
+        [rng.integers(3, 40, p), rng.integers(200, 5000, p), rng.integers(10, 300, p)],
+        default=999,
+    )
+    available[out] = 0
+    return list_price, margin, available
 
 
 def _accounts(w: _World) -> pd.DataFrame:
@@ -655,58 +727,94 @@ def _contracts(w: _World) -> pd.DataFrame:
 
 
 def _orders(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng, n, acc = w.rng, w.n, w.acc
+    rng, n, acc, prod = w.rng, w.n, w.acc, w.prod
     buyers = np.flatnonzero(acc["ordering"])
     b = len(buyers)
-    mean = rng.uniform(20, 60, b)
-    due = _pick(rng, np.arange(1, b), 0.15, b)
-    broken = _pick(rng, np.flatnonzero(~due[1:]) + 1, 0.10, b)
-    last = np.select([due, broken], [mean * rng.uniform(0.93, 1.07, b), mean * rng.uniform(2.6, 5.0, b)],
-                     rng.uniform(1, 0.85 * mean))
-    first = np.where(rng.random(b) < 0.25, rng.uniform(150, 730, b), 730.0)
-    first = np.maximum(first, last + 5 * mean)  # enough history for a cadence to be visible
-    mean[0], last[0], first[0] = 40.0, 38.0, 730.0  # Alfa: every 35-45 days, last 38 days ago
-    count = np.maximum(1, ((first - last) // mean).astype(int) + 1)
+    day_ago, bi, seq, count = _order_clock(w, b)
+    o = len(bi)
+    account = buyers[bi]
 
-    row_buyer = np.repeat(np.arange(b), count)
-    k = _within(count)
-    gap = np.maximum(1, np.rint(mean[row_buyer] * np.clip(1 + 0.1 * rng.standard_normal(len(k)), 0.75, 1.25)))
-    alfa_rows = row_buyer == 0
-    gap[alfa_rows] = rng.integers(35, 46, int(alfa_rows.sum()))
-    gap[k == 0] = 0
-    steps = np.cumsum(gap)
-    days_ago = np.rint(last)[row_buyer].astype(int) + (steps - np.repeat(steps[np.cumsum(count) - count], count))
-    day = w.today - days_ago.astype(int)
-    account = buyers[row_buyer]
-    order = np.lexsort((account, day))
-    day, account = day[order], account[order]
-    o = len(day)
-    order_ids = _ids("ORD-", o, max(6, len(str(o))))
-
-    # Lines: the family's main consumable always; its companion only for accounts that buy it.
-    family = acc["family"][account]
+    # What each buyer buys: a core basket it re-buys (its family's main consumable, often the companion,
+    # a few favourite consumables), and a long tail it works through, newest discoveries first.
+    segment, family = acc["segment"][buyers], acc["family"][buyers]
     companion_rate = np.where(rng.random(n) < 0.4, 0.0, rng.uniform(0.3, 0.9, n))
     companion_rate[0] = 0.0  # Alfa has never bought the compatible companion: the cross-sell
-    base_qty = np.exp(rng.uniform(*np.log([[80, 20, 5], [400, 120, 30]])[:, acc["segment"]]))
-    prod = w.prod
-    kinds = [
-        (np.ones(o, dtype=bool), prod["main"][family], base_qty[account]),
-        (rng.random(o) < companion_rate[account], prod["companion"][family], 0.4 * base_qty[account]),
-        (rng.random(o) < 0.08, prod["spare"][family], rng.integers(1, 5, o)),
-        (rng.random(o) < 0.015, prod["equipment"][family], rng.integers(1, 3, o)),
-        (rng.random(o) < 0.02, rng.choice(prod["services"], o), np.ones(o)),
+    explore, core_items, core_p, valid = _baskets(w, buyers, companion_rate[buyers] > 0)
+    core_count = core_items.shape[1]
+
+    # Lines per order: the core items that come up (each with its own propensity), then the rest of the
+    # order's size split between products bought before (drawn from what the account has discovered,
+    # its earlier discoveries more often) and products new to the account.
+    size = np.exp(rng.normal(np.log(np.array([19.0, 16.0, 13.5]))[segment], 0.3))
+    wanted = np.maximum(1, np.rint(size[bi] * np.exp(rng.normal(0, 0.45, o)))).astype(int)
+    core_hit = rng.random((o, core_count)) < core_p[bi]
+    rest = np.maximum(0, wanted - core_hit.sum(axis=1))
+    rebuy_share = rng.uniform(0.1, 0.32, b)
+    first_order = seq == 0
+    repeat = np.where(first_order, 0, rng.binomial(rest, rebuy_share[bi]))
+    new = rest - repeat
+    # Exclusive running count of discoveries before each order (orders are grouped by buyer, oldest first).
+    seen = np.cumsum(new) - new
+    seen -= np.repeat(seen[np.cumsum(count) - count], count)
+
+    core_order, core_slot = np.nonzero(core_hit)
+    core_prod = core_items[bi[core_order], core_slot]
+    new_order = np.repeat(np.arange(o), new)
+    new_pos = seen[new_order] + _within(new)
+    new_ok = new_pos < valid[bi[new_order]]
+    new_order, new_pos = new_order[new_ok], new_pos[new_ok]
+    rep_order = np.repeat(np.arange(o), repeat)
+    rep_pos = (seen[rep_order] * rng.random(len(rep_order)) ** 2).astype(int)
+    rep_pos = np.minimum(rep_pos, valid[bi[rep_order]] - 1)
+    kept = rep_pos >= 0
+    rep_order, rep_pos = rep_order[kept], rep_pos[kept]
+    fam = family[bi]
+    extras = [
+        (rng.random(o) < 0.08, prod["spare"][fam]),
+        (rng.random(o) < 0.015, prod["equipment"][fam]),
+        (rng.random(o) < 0.02, rng.choice(prod["services"], o)),
     ]
-    line_order = np.concatenate([np.flatnonzero(m) for m, _, _ in kinds])
-    line_prod = np.concatenate([p[m] for m, p, _ in kinds])
-    line_base = np.concatenate([np.broadcast_to(q, o)[m] for m, _, q in kinds])
-    is_service = np.concatenate([np.full(int(m.sum()), i == 4) for i, (m, _, _) in enumerate(kinds)])
-    sort = np.argsort(line_order, kind="stable")
-    line_order, line_prod, line_base, is_service = (a[sort] for a in (line_order, line_prod, line_base, is_service))
+    line_order = np.concatenate([core_order, new_order, rep_order, *(np.flatnonzero(m) for m, _ in extras)])
+    line_prod = np.concatenate([core_prod, explore[bi[new_order], new_pos], explore[bi[rep_order], rep_pos],
+                                *(p[m] for m, p in extras)])
+    # Back to the ERP's order (by day, then account), one line per product and order.
+    day = w.today - day_ago
+    order = np.lexsort((account, day))
+    rank = np.empty(o, dtype=np.int64)
+    rank[order] = np.arange(o)
+    day, account, bi = day[order], account[order], bi[order]
+    p_count = len(prod["ids"])
+    pair = np.sort(rank[line_order] * p_count + line_prod)
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+    line_order, line_prod = pair // p_count, pair % p_count
+    order_ids = _ids("ORD-", o, max(6, len(str(o))))
+
+    # Quantities: the main consumable in the account's volume, the companion at 40% of it, other
+    # consumables in pack counts scaled by segment, parts and machines by the piece.
+    base_qty = np.exp(rng.uniform(*np.log([[80, 20, 5], [400, 120, 30]])[:, acc["segment"]]))
+    pack_qty = np.exp(rng.uniform(np.log(2), np.log(40), p_count))
+    line_account = account[line_order]
+    cat = prod["category"][line_prod]
+    is_main = line_prod == prod["main"][acc["family"][line_account]]
+    is_companion = line_prod == prod["companion"][acc["family"][line_account]]
+    volume = np.array([3.0, 1.5, 0.6])[acc["segment"][line_account]]
+    line_base = np.select(
+        [is_main, is_companion, cat == "consumables", cat == "spare_parts", cat == "equipment"],
+        [base_qty[line_account], 0.4 * base_qty[line_account], pack_qty[line_prod] * volume,
+         1 + 3 * rng.random(len(line_prod)), 1 + rng.random(len(line_prod))],
+        1.0,
+    )
+    is_service = cat == "services"
     quantity = np.maximum(1, np.rint(line_base * rng.uniform(0.75, 1.25, len(line_order))))
+    quantity[is_service] = 1
     discount = np.minimum(rng.choice([0, 0, 2, 3, 5, 7, 10], n), acc["contract_max"])
     discount[0] = 3
-    line_discount = np.where(is_service, 0, discount[account[line_order]])
-    unit_price = np.round(prod["list_price"][line_prod] * (1 - line_discount / 100), 2)
+    line_discount = np.where(is_service, 0, discount[line_account])
+    # Millions of lines: prices and numbers are computed and formatted once per distinct value.
+    levels = np.unique(line_discount)
+    level = np.searchsorted(levels, line_discount)
+    prices = np.round(prod["list_price"][:, None] * (1 - levels[None, :] / 100), 2)
+    unit_price = prices[line_prod, level]
     total = np.round(np.bincount(line_order, weights=quantity * unit_price, minlength=o), 2)
 
     w.inv = {"order_day": day, "order_account": account, "total": total}
@@ -714,14 +822,130 @@ def _orders(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
         "order_id": order_ids, "account_id": acc["ids"][account], "ordered_at": _dates(day), "total": _num(total),
         "status": np.where(day >= w.today - 3, "shipped", "delivered").astype(object),
     })
+    quantity = quantity.astype(np.int64)
     lines = _frame("order_lines", {
-        "order_id": order_ids[line_order], "product_id": prod["ids"][line_prod], "quantity": _num(quantity, 0),
-        "unit_price": _num(unit_price), "discount_pct": _num(line_discount, 0),
+        "order_id": order_ids[line_order], "product_id": prod["ids"][line_prod],
+        "quantity": _num(np.arange(int(quantity.max(initial=0)) + 1), 0)[quantity],
+        "unit_price": _num(prices).reshape(prices.shape)[line_prod, level], "discount_pct": _num(levels, 0)[level],
     })
-    broken_accounts = np.zeros(n, dtype=bool)
-    broken_accounts[buyers[broken]] = True
-    acc["broken"] = broken_accounts
     return orders, lines
+
+
+def _order_clock(w: _World, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """When each buyer ordered: (days ago, buyer, chronological index, orders per buyer), grouped by buyer.
+
+    Gaps between orders are gamma-distributed around the buyer's mean with its own coefficient of
+    variation (around 0.6, as in real wholesale data), some buyers order in bursts (a follow-up a few
+    days after an order); most are on rhythm, some are due now, some broke their rhythm (churn risk).
+    Alfa (buyer 0) orders every 35-45 days, last 38 days ago.
+    """
+    rng = w.rng
+    mean = rng.uniform(27, 75, b)
+    cv = np.clip(np.exp(rng.normal(np.log(0.66), 0.35, b)), 0.15, 1.5)
+    bursty = rng.random(b) < 0.15
+    due = _pick(rng, np.arange(1, b), 0.15, b)
+    broken = _pick(rng, np.flatnonzero(~due[1:]) + 1, 0.10, b)
+    where = rng.random(b)
+    history = np.where(rng.random(b) < 0.25, rng.uniform(150, 730, b), 730.0)
+    nominal_last = np.select([due, broken], [mean, 3.8 * mean], 0.45 * mean)
+    span = np.maximum(history - nominal_last, 5 * mean)  # enough history for a cadence to be visible
+
+    slots = np.ceil(2 * span / mean + 4).astype(int)
+    row = np.repeat(np.arange(b), slots)
+    k = _within(slots)
+    gap = rng.gamma((1 / cv**2)[row], (mean * cv**2)[row])
+    gap = np.where(bursty[row] & (rng.random(len(row)) < 0.25), rng.uniform(1, 6, len(row)), gap)
+    gap = np.maximum(1, np.rint(gap))
+    alfa = row == 0
+    gap[alfa] = rng.integers(35, 46, int(alfa.sum()))
+    span[0] = 730 - 38
+    within_sum = np.cumsum(gap)
+    within_sum -= np.repeat(within_sum[np.cumsum(slots) - slots] - gap[np.cumsum(slots) - slots], slots)
+    keep = (within_sum <= span[row]) | (k < 3)
+    row, gap = row[keep], gap[keep]
+    gaps = np.bincount(row, minlength=b)
+    mean_gap = np.bincount(row, weights=gap, minlength=b) / gaps
+    # Days since the last order, against the buyer's actual mean gap.
+    last = np.select([due, broken], [mean_gap * (0.93 + 0.14 * where), mean_gap * (2.6 + 2.4 * where)],
+                     1 + where * np.maximum(0, 0.85 * mean_gap - 1))
+    last[0] = 38
+    count = gaps + 1
+    # Newest first within each buyer: the last order, then one gap back at a time.
+    step = np.zeros(int(count.sum()))
+    step[_within(count) > 0] = gap
+    back = np.cumsum(step)
+    back -= np.repeat(back[np.cumsum(count) - count], count)
+    buyer = np.repeat(np.arange(b), count)
+    days_ago = (np.rint(last)[buyer] + back).astype(int)
+    chrono = np.repeat(count, count) - 1 - _within(count)
+    order = np.lexsort((chrono, buyer))
+    w.acc["broken"] = np.zeros(w.n, dtype=bool)
+    w.acc["broken"][np.flatnonzero(w.acc["ordering"])[broken]] = True
+    return days_ago[order], buyer[order], chrono[order], count
+
+
+def _baskets(w: _World, buyers: np.ndarray, with_companion: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per buyer: the order it discovers products in, its core basket and each core item's propensity.
+
+    Discovery follows the buyer's taste for product lines (its industry's lines first, its own family
+    and a personal taste on top) and, within a line, the products everyone buys most: a line's products
+    are discovered, and so bought, together; an industry's popular products are popular across it.
+    Returns (discovery order (buyers x products, valid prefix per row), core items, core propensities,
+    valid discoveries per buyer).
+    """
+    rng, acc, prod = w.rng, w.acc, w.prod
+    b, p = len(buyers), len(prod["ids"])
+    lines = len(_FAMILIES) + len(_LINES)
+    home = np.array(_FAMILY_INDUSTRY + tuple(g[2] for g in _LINES))
+    line_kind = np.array(["consumables"] * len(_FAMILIES) + [g[1] for g in _LINES])
+    line_weight = np.select([line_kind == "equipment", line_kind == "spare_parts"], [0.15, 0.5], 1.0)
+    affinity = np.exp(0.6 * rng.standard_normal((len(INDUSTRIES), lines))) * line_weight
+    affinity *= np.where(np.arange(len(INDUSTRIES))[:, None] == home[None, :], 5.0, 1.0)
+    # Within a line, a few products sell most (the same everywhere).
+    item = np.exp(-1.0 * np.log1p(rng.permutation(p) % 12))
+    role_weight = np.ones(p)
+    role_weight[prod["equipment"]] = 0.1
+    role_weight[prod["spare"]] = 0.3
+    item *= role_weight
+
+    industry, segment, family = acc["industry"][buyers], acc["segment"][buyers], acc["family"][buyers]
+    taste = affinity[industry] * np.exp(0.8 * rng.standard_normal((b, lines)))
+    taste[np.arange(b), family] *= 4.0
+    line_key = np.log(taste) + rng.gumbel(size=(b, lines))
+    fam = prod["family"]
+    key = 1.5 * line_key[:, np.maximum(fam, 0)] + np.log(item) + rng.gumbel(size=(b, p))
+    key[:, fam < 0] = -np.inf  # services come as occasional extras, not discoveries
+    key[np.ix_(segment != 0, np.flatnonzero(prod["enterprise_only"]))] = -np.inf
+    own_main, own_companion = prod["main"][family], prod["companion"][family]
+    key[np.arange(b), own_main] = -np.inf
+    key[with_companion, own_companion[with_companion]] = -np.inf
+    if len(buyers) and buyers[0] == 0:
+        key[0, prod["companion"][_ALFA_FAMILY]] = -np.inf  # the cross-sell Alfa never bought
+    ranking = np.argsort(-key, axis=1, kind="stable")
+    finite = np.isfinite(np.take_along_axis(key, ranking, axis=1))
+
+    # Core favourites: the buyer's first few consumables.
+    favourites = rng.integers(2, 6, b)
+    consumable = (prod["category"][ranking] == "consumables") & finite
+    core_fav = consumable & (np.cumsum(consumable, axis=1) <= favourites[:, None])
+    explore = np.take_along_axis(ranking, np.argsort(core_fav, axis=1, kind="stable"), axis=1)
+    valid = finite.sum(axis=1) - core_fav.sum(axis=1)
+
+    slots = 2 + 5
+    core_items = np.zeros((b, slots), dtype=int)
+    core_p = np.zeros((b, slots))
+    core_items[:, 0], core_p[:, 0] = own_main, rng.uniform(0.85, 1.0, b)
+    core_items[:, 1] = own_companion
+    core_p[:, 1] = np.where(with_companion, rng.uniform(0.3, 0.9, b), 0.0)
+    fav_row, fav_col = np.nonzero(core_fav)
+    slot = 2 + _within(core_fav.sum(axis=1))
+    core_items[fav_row, slot] = ranking[fav_row, fav_col]
+    core_p[fav_row, slot] = rng.uniform(0.25, 0.8, len(fav_row))
+    if len(buyers) and buyers[0] == 0:
+        core_p[0, 0] = 1.0  # Alfa's main product is in every order, more often than anything else
+        core_p[0, 2:] = np.minimum(core_p[0, 2:], 0.7)
+    return explore, core_items, core_p, valid
 
 
 def _invoices(w: _World) -> pd.DataFrame:
@@ -1194,7 +1418,7 @@ def generate_company(as_of: date | str | pd.Timestamp, accounts: int = 300, seed
     day = as_utc(pd.Timestamp(as_of)).normalize()
     now = int(day.value // 10**9)
     w = _World(rng=np.random.default_rng(seed), now=now, today=now // DAY, n=int(accounts), year=day.year,
-               signal=np.random.default_rng([seed, 1]))
+               signal=np.random.default_rng([seed, 1]), tail=np.random.default_rng([seed, 2]))
     tables: dict[str, pd.DataFrame] = {}
     tables["products"], tables["stock"] = _products(w)
     tables["accounts"] = _accounts(w)
