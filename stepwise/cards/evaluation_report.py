@@ -1,6 +1,9 @@
-"""The evaluation report: Markdown + PNG plots (calibration, lift/gain, reorder precision@k, acceptance by action).
+"""The evaluation report: Markdown + PNG plots (calibration, reliability per model, lift/gain, reorder precision@k,
+acceptance by action).
 
-Says plainly when a model does not beat its baseline: a model near the base rate is reported as such.
+Says plainly when a model does not beat its baseline: a model near the base rate is reported as such, and
+each model's reliability curve (bins of predicted probability: mean prediction, observed rate, count) shows
+whether its probabilities mean what they say.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stepwise.engine.models.base import precision_at_k  # noqa: E402
+from stepwise.engine.models.base import precision_at_k, reliability  # noqa: E402
 from stepwise.engine.models.training import Evaluation  # noqa: E402
 
 TITLES = {"win": "Win probability (open deals)", "reorder": "Reorder in the next 14 days (accounts)",
@@ -26,6 +29,9 @@ def write_report(evaluation: Evaluation, audit: pd.DataFrame, history: pd.DataFr
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _calibration_plot(evaluation, out_dir / "calibration.png")
+    reliability_pngs = {name: f"reliability_{name}.png" for name in evaluation.curves}
+    for name, png in reliability_pngs.items():
+        _reliability_plot(name, evaluation.curves[name], out_dir / png)
     _gain_plot(evaluation, out_dir / "gain.png")
     _precision_plot(evaluation, out_dir / "reorder_precision_at_k.png")
     _acceptance_plot(history, out_dir / "acceptance_by_action.png")
@@ -34,6 +40,8 @@ def write_report(evaluation: Evaluation, audit: pd.DataFrame, history: pd.DataFr
              f"**{evaluation.end}**. Nothing after the cut-off was read for training.\n"]
     for name, r in evaluation.results.items():
         lines += _model_section(name, r)
+        if name in evaluation.curves:
+            lines += _reliability_section(name, evaluation.curves[name], reliability_pngs[name])
     lines += ["## Plots\n", "![calibration](calibration.png)\n", "![gain](gain.png)\n",
               "![reorder precision@k](reorder_precision_at_k.png)\n", "![acceptance by action](acceptance_by_action.png)\n"]
     lines += ["## Bias audit\n", "Share of open deals with a recommendation, and the share of answered ones accepted, "
@@ -64,7 +72,36 @@ def _model_section(name: str, r: dict) -> list[str]:
         out += ["", f"Overdue by far (lapsed, {r['lapsed_share']:.1%} of rows) ordered within 14 days at a rate of "
                 f"{_fmt(r['lapsed_order_rate'])}: read as churn risk (contact for retention), not as a replenishment call."]
     out += ["", _verdict(name, r), ""]
+    if r.get("honesty"):
+        out += [_honesty_line(r["honesty"]), ""]
     return out
+
+
+def _honesty_line(h: dict) -> str:
+    """What the model's own validation window (the latest part of its training data) showed, and the trust it earned."""
+    if h.get("method", "none") == "none":
+        return ("**Self-check:** too little history to validate: the model predicts the training base rate.")
+    w = float(h.get("weight", 0.0))
+    where = ("the latest part of its training data" if h["method"] == "out-of-time" else
+             "the later parts of its training data, each scored by a fit on the rows before it")
+    text = (f"**Self-check** on {where} ({h['n']} rows): AUC {_fmt(h.get('auc'))}, Brier {_fmt(h.get('brier_model'))} "
+            f"calibrated vs {_fmt(h.get('brier_base_rate'))} for the base rate "
+            f"({'recalibrated' if h.get('recalibrated') else 'scores kept as they were'}, {h.get('calibration')}). ")
+    if w == 0:
+        return text + "It did not beat the base rate there, so it predicts the base rate (weight 0 on the model)."
+    return text + (f"Predictions are {w:.0%} model and {1 - w:.0%} base rate" +
+                   (" (full trust)." if w == 1 else ": shrunk because the evidence was limited."))
+
+
+def _reliability_section(name: str, curve: dict, png: str) -> list[str]:
+    table = reliability(curve["y"], curve["p"])
+    out = [f"### Reliability: {TITLES.get(name, name).lower()}\n",
+           "Test rows binned by predicted probability: when the model says 30 %, about 30 % should happen.\n"]
+    if table.empty:
+        return out + ["_No test rows._", ""]
+    out += ["| predicted | mean predicted | observed | rows |", "|---|---|---|---|"]
+    out += [f"| {row.bin} | {_fmt(row.mean_p)} | {_fmt(row.observed)} | {int(row.n)} |" for row in table.itertuples()]
+    return out + ["", f"![reliability {name}]({png})", ""]
 
 
 def _verdict(name: str, r: dict) -> str:
@@ -109,6 +146,23 @@ def _calibration_plot(ev: Evaluation, path: Path) -> None:
         ax.plot(frame["p"], frame["y"], "o-", label=name)
     ax.set(xlabel="predicted probability", ylabel="observed rate", title="Calibration (out-of-time)", xlim=(0, 1), ylim=(0, 1))
     ax.legend()
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _reliability_plot(name: str, curve: dict, path: Path) -> None:
+    """Observed rate against mean prediction per bin (marker size ∝ rows), with the rows per bin underneath."""
+    table = reliability(curve["y"], curve["p"])
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], "k:", label="perfect")
+    if not table.empty:
+        size = 20 + 200 * table["n"] / table["n"].max()
+        ax.plot(table["mean_p"], table["observed"], "-", color="tab:blue")
+        ax.scatter(table["mean_p"], table["observed"], s=size, color="tab:blue", label=f"{name} (n={int(table['n'].sum())})")
+        bx.bar(table["mean_p"], table["n"], width=0.06, color="tab:gray")
+    ax.set(ylabel="observed rate", title=f"Reliability: {TITLES.get(name, name)}", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8)
+    bx.set(xlabel="predicted probability", ylabel="rows")
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
 

@@ -29,9 +29,14 @@ ACCOUNT_NUMERIC = ["orders_count", "days_since_last_order", "mean_interval", "me
                    "tenure_days", "orders_365d", "orders_90d", "due_ratio", "last_interval_ratio"]
 # Not the lead's age nor visits per day of life: decided leads are older than open ones, so age-scaled
 # features shift between training and prediction (measured: they made the out-of-time Brier worse).
-LEAD_NUMERIC = ["visits_total", "visits_30d", "pricing_visits", "demo_visits",
-                "log_company_size", "log_estimated_value", "seniority"]
-LEAD_CATEGORICAL = ["source", "industry"]
+# What the activities say, not only web visits: counts per type and direction (counts are log-scaled in
+# the model), the last activity's type and subject, and a bag of words of every subject and body.
+LEAD_ACTIVITY_TYPES = ["email", "call", "meeting", "note", "demo", "task", "quote_sent"]
+LEAD_COUNTS = ["visits_total", "visits_30d", "pricing_visits", "demo_visits",
+               *[f"acts_{t}" for t in LEAD_ACTIVITY_TYPES], "acts_inbound", "acts_outbound", "acts_total"]
+LEAD_NUMERIC = [*LEAD_COUNTS, "log_company_size", "log_estimated_value", "seniority"]
+LEAD_CATEGORICAL = ["source", "industry", "last_activity_type", "last_activity_subject"]
+LEAD_TEXT = "activity_text"
 
 
 def _days(later, earlier) -> pd.Series:
@@ -149,6 +154,7 @@ def orders_within(data: CanonicalData, day: pd.Timestamp, horizon_days: int) -> 
 
 # ─────────────────────────────── leads ───────────────────────────────
 def lead_features(view: CanonicalData, day: pd.Timestamp, leads: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per lead: fit (size, value, seniority, source, industry) and what its activities say up to `day`."""
     leads = view.table("leads") if leads is None else leads
     idx = pd.Index(leads["lead_id"], name="lead_id")
     title = leads["title"].fillna("").str.lower()
@@ -159,6 +165,7 @@ def lead_features(view: CanonicalData, day: pd.Timestamp, leads: pd.DataFrame | 
         "status": leads["status"].fillna("new").to_numpy(),
         "source": leads["source"].fillna("unknown").to_numpy(),
         "industry": leads["industry"].fillna("unknown").to_numpy(),
+        "created_at": leads["created_at"].to_numpy(),
         "days_since_created": _days(day, leads["created_at"]).clip(lower=0).to_numpy(),
         "log_company_size": np.log1p(leads["company_size"].fillna(0).to_numpy()),
         "log_estimated_value": np.log1p(leads["estimated_value"].fillna(0).to_numpy()),
@@ -173,9 +180,27 @@ def lead_features(view: CanonicalData, day: pd.Timestamp, leads: pd.DataFrame | 
     out["visits_30d"] = (_days(day, visits["occurred_at"]) <= 30).groupby(by).sum().reindex(idx)
     out["pricing_visits"] = where.str.contains("pricing|/price").groupby(by).sum().reindex(idx)
     out["demo_visits"] = where.str.contains("demo").groupby(by).sum().reindex(idx)
-    counts = ["visits_total", "visits_30d", "pricing_visits", "demo_visits"]
-    out[counts] = out[counts].fillna(0).astype(float)
+    by = acts["lead_id"]
+    for kind in LEAD_ACTIVITY_TYPES:
+        out[f"acts_{kind}"] = (acts["type"] == kind).groupby(by).sum().reindex(idx)
+    out["acts_inbound"] = (acts["direction"] == "inbound").groupby(by).sum().reindex(idx)
+    out["acts_outbound"] = (acts["direction"] == "outbound").groupby(by).sum().reindex(idx)
+    out["acts_total"] = acts.groupby("lead_id").size().reindex(idx)
+    out[LEAD_COUNTS] = out[LEAD_COUNTS].fillna(0).astype(float)
     out["visits_per_30d"] = out["visits_total"] / np.maximum(out["days_since_created"], 7) * 30
+
+    kind = acts["type"].fillna("other").astype(str) + ":" + acts["direction"].fillna("none").astype(str)
+    subject = acts["subject"].fillna("").astype(str).str.lower().str.strip().str.slice(0, 60)
+    last = (pd.DataFrame({"lead_id": acts["lead_id"].to_numpy(), "at": acts["occurred_at"].to_numpy(),
+                          "kind": kind.to_numpy(), "subject": subject.to_numpy()})
+            .sort_values(["lead_id", "at"], kind="stable").groupby("lead_id").last())
+    out["last_activity_type"] = last["kind"].reindex(idx).fillna("none").to_numpy()
+    out["last_activity_subject"] = last["subject"].reindex(idx).replace("", "none").fillna("none").to_numpy()
+    # Type and direction as tokens beside the words: "t_call d_outbound had a phone conversation ...".
+    words = ("t_" + acts["type"].fillna("other").astype(str) + " d_" + acts["direction"].fillna("none").astype(str)
+             + " " + acts["subject"].fillna("").astype(str) + " " + acts["body"].fillna("").astype(str).str.slice(0, 500))
+    text = words.groupby(by.to_numpy()).agg(" ".join) if len(acts) else pd.Series(dtype=object)
+    out[LEAD_TEXT] = text.reindex(idx).fillna("").to_numpy()
     return out
 
 

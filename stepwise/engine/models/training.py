@@ -210,6 +210,7 @@ def evaluate(data: CanonicalData, as_of: str | pd.Timestamp, test_days: int = 12
     stage = GroupRate("stage").fit(Xtr, ytr)
     results["win"] = _binary(yte, win.predict_proba(Xte), {"stage base rate": stage.predict_proba(Xte)}, win.base_rate_)
     results["win"]["stage_known_share_test"] = float((Xte["stage"] != "unknown").mean()) if len(Xte) else float("nan")
+    results["win"]["honesty"] = _honesty(win)
     curves["win"] = {"y": yte, "p": win.predict_proba(Xte)}
 
     # Reorder: snapshots every 7 days after the cut, labels = an order within the horizon.
@@ -239,10 +240,17 @@ def evaluate(data: CanonicalData, as_of: str | pd.Timestamp, test_days: int = 12
     lead = LeadConversionModel().fit(Xtr, ytr)
     source = GroupRate("source").fit(Xtr, ytr)
     results["lead"] = _binary(yte, lead.predict_proba(Xte), {"source base rate": source.predict_proba(Xte)}, lead.base_rate_)
+    results["lead"]["honesty"] = _honesty(lead)
     curves["lead"] = {"y": yte, "p": lead.predict_proba(Xte)}
     notes.append("Leads have no decision date in the export: the lead split is by creation day (train: created "
                  "before the cut-off, test: after), with each lead's final status as its label.")
     return Evaluation(f"{cut:%Y-%m-%d}", f"{end:%Y-%m-%d}", results, curves, notes)
+
+
+def _honesty(model) -> dict[str, Any]:
+    """What the model's own out-of-time validation window showed, and how far it trusts itself (the weight w)."""
+    v = dict(getattr(model, "validation_", None) or {})
+    return {k: (float(x) if isinstance(x, (float, np.floating)) else x) for k, x in v.items()}
 
 
 def _binary(y, p, baselines: dict[str, np.ndarray], base_rate: float) -> dict[str, Any]:

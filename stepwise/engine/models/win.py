@@ -1,4 +1,10 @@
-"""Win probability for open deals: a regularised logistic on engineered deal signals (well calibrated by design)."""
+"""Win probability for open deals: a regularised logistic on engineered deal signals.
+
+Trained on snapshots (win_set: every deal open on each snapshot day, labelled by how it closed), it is checked on
+the latest snapshots before the training cut, recalibrated there when its scores are off, and shrunk toward the
+base rate as far as that window says (ProbabilityModel): on an export where nothing predicts the outcome it says
+the base rate instead of inventing a ranking.  `validation_` holds what the window showed.
+"""
 
 from __future__ import annotations
 
