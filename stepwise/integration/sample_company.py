@@ -766,7 +766,7 @@ def _orders(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
     rep_order = np.repeat(np.arange(o), repeat)
     rep_pos = (seen[rep_order] * rng.random(len(rep_order)) ** 2).astype(int)
     rep_pos = np.minimum(rep_pos, valid[bi[rep_order]] - 1)
-    kept = rep_pos >= 0
+    kept = seen[rep_order] > 0  # nothing to re-buy before the first discovery
     rep_order, rep_pos = rep_order[kept], rep_pos[kept]
     fam = family[bi]
     extras = [
@@ -792,6 +792,7 @@ def _orders(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
     # Quantities: the main consumable in the account's volume, the companion at 40% of it, other
     # consumables in pack counts scaled by segment, parts and machines by the piece.
     base_qty = np.exp(rng.uniform(*np.log([[80, 20, 5], [400, 120, 30]])[:, acc["segment"]]))
+    base_qty[0] = 150.0  # Alfa buys its main product by the case: its biggest line, the one a rep calls about
     pack_qty = np.exp(rng.uniform(np.log(2), np.log(40), p_count))
     line_account = account[line_order]
     cat = prod["category"][line_prod]

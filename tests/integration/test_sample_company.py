@@ -195,6 +195,8 @@ def test_alfa_distribution_is_the_seed_002_customer(t: dict[str, pd.DataFrame]) 
     lines = t["order_lines"][t["order_lines"]["order_id"].isin(orders["order_id"])]
     assert (lines["discount_pct"] <= 5).all()
     main = lines["product_id"].value_counts().idxmax()
+    assert lines.groupby("product_id")["quantity"].sum().idxmax() == main  # also its biggest line
+    assert len(orders) == orders.merge(lines[lines["product_id"] == main], on="order_id")["order_id"].nunique()
     stock = t["stock"].set_index("product_id")["available"]
     products = t["products"].set_index("product_id")
     assert stock[main] > 0
