@@ -18,8 +18,9 @@ on, each computable from the tables alone relative to the as-of day:
   its main one (seed 002);
 - an order history as hard as real B2B wholesale data (see
   bench/sample_realism.py): days between orders as noisy as a real
-  distributor's (per-account coefficient of variation around 0.65, some
-  accounts ordering in bursts), about fifteen products per order from a
+  distributor's (per-account coefficient of variation around 0.65: a
+  moderately regular rhythm of main orders plus top-up orders a few days
+  after some of them), about fifteen products per order from a
   catalogue of some 560 (the named families plus product lines of variants and
   pack sizes), and only about 31% of lines re-buying a product the account
   bought before.  It is learnable, not noise: each account re-buys a core
@@ -835,15 +836,18 @@ def _orders(w: _World) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _order_clock(w: _World, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """When each buyer ordered: (days ago, buyer, chronological index, orders per buyer), grouped by buyer.
 
-    Gaps between orders are gamma-distributed around the buyer's mean with its own coefficient of
-    variation (around 0.6, as in real wholesale data), some buyers order in bursts (a follow-up a few
-    days after an order); most are on rhythm, some are due now, some broke their rhythm (churn risk).
+    The buyer's main orders come on a gamma-distributed rhythm around its mean (coefficient of variation
+    around 0.35), and most buyers add top-up orders one to seven days after a main one (a few rarely,
+    some often): the days between orders are as irregular as real wholesale data's (per-account CV
+    around 0.65), yet when the next main order is due stays learnable.  Most buyers are on rhythm,
+    some are due now, some broke their rhythm (churn risk).
     Alfa (buyer 0) orders every 35-45 days, last 38 days ago.
     """
     rng = w.rng
-    mean = rng.uniform(27, 75, b)
-    cv = np.clip(np.exp(rng.normal(np.log(0.66), 0.35, b)), 0.15, 1.5)
-    bursty = rng.random(b) < 0.15
+    mean = rng.uniform(35, 95, b)
+    cv = np.clip(np.exp(rng.normal(np.log(0.35), 0.35, b)), 0.1, 1.0)
+    # Top-up orders a few days after a main one: most buyers place some, a few place many.
+    follow_up = np.where(rng.random(b) < 0.85, rng.uniform(0.05, 0.5, b), 0.0)
     due = _pick(rng, np.arange(1, b), 0.15, b)
     broken = _pick(rng, np.flatnonzero(~due[1:]) + 1, 0.10, b)
     where = rng.random(b)
@@ -855,7 +859,7 @@ def _order_clock(w: _World, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     row = np.repeat(np.arange(b), slots)
     k = _within(slots)
     gap = rng.gamma((1 / cv**2)[row], (mean * cv**2)[row])
-    gap = np.where(bursty[row] & (rng.random(len(row)) < 0.25), rng.uniform(1, 6, len(row)), gap)
+    gap = np.where(rng.random(len(row)) < follow_up[row], rng.uniform(1, 8, len(row)), gap)
     gap = np.maximum(1, np.rint(gap))
     alfa = row == 0
     gap[alfa] = rng.integers(35, 46, int(alfa.sum()))
