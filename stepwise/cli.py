@@ -290,10 +290,12 @@ def check_catalog(catalog: Path | None, rules: Path | None, templates: Path | No
 @main.command()
 @click.option("--scope", type=click.Choice(["deal", "lead", "account"]), default=None)
 def signals(scope: str | None) -> None:
-    """List the signal names a catalog trigger may use, with their meaning."""
+    """List the signal names a catalog trigger may use, with their meaning (learned predictions included)."""
+    from stepwise.engine.predictions import ACCOUNT_PREDICTIONS, DEAL_PREDICTIONS, LEAD_PREDICTIONS
     from stepwise.engine.signals import ACCOUNT_SIGNALS, DEAL_SIGNALS, LEAD_SIGNALS
 
-    tables = {"deal": DEAL_SIGNALS, "lead": LEAD_SIGNALS, "account": ACCOUNT_SIGNALS}
+    tables = {"deal": {**DEAL_SIGNALS, **DEAL_PREDICTIONS}, "lead": {**LEAD_SIGNALS, **LEAD_PREDICTIONS},
+              "account": {**ACCOUNT_SIGNALS, **ACCOUNT_PREDICTIONS}}
     for name, table in tables.items():
         if scope and name != scope:
             continue

@@ -69,16 +69,23 @@ def train(source: str, as_of: str | None) -> None:
 @click.option("--test-days", default=120, show_default=True, type=click.IntRange(28, 730),
               help="Days before --as-of where training stops and testing starts.")
 @click.option("--feedback/--no-feedback", default=False, help="Include the reps' feedback from the store.")
+@click.option("--card-days", default=4, show_default=True, type=click.IntRange(0, 26),
+              help="As-of days (two weeks apart, the last 30 days before --as-of) on which the cards themselves are "
+                   "checked against what customers did next; 0 skips it.")
 @user_errors
-def evaluate(source: str, as_of: str | None, out_dir: Path, test_days: int, feedback: bool) -> None:
-    """Out-of-time evaluation against naive baselines: writes report.md and PNG plots."""
+def evaluate(source: str, as_of: str | None, out_dir: Path, test_days: int, feedback: bool, card_days: int) -> None:
+    """Out-of-time evaluation against naive baselines at the same count: writes report.md and PNG plots,
+    and prints the cards' scorecard table."""
+    from stepwise.engine.catalog import load_catalog
     from stepwise.settings import get_settings
     from stepwise.workers import learning
 
+    settings = get_settings()
     day = as_of_day(as_of)
     name, data = learning.pull(source)
-    history = _history(name, get_settings().database_url, feedback)
-    path = learning.evaluate(data, day, out_dir, history, test_days=test_days)
+    history = _history(name, settings.database_url, feedback)
+    catalog = load_catalog(settings.catalog, settings.rules, settings.templates) if card_days else None
+    path = learning.evaluate(data, day, out_dir, history, test_days=test_days, catalog=catalog, card_days=card_days)
     click.echo(str(path))
 
 

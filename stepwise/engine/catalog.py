@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stepwise.engine.expressions import Expression, ExpressionError, parse
+from stepwise.engine.predictions import ACCOUNT_PREDICTIONS, DEAL_PREDICTIONS, LEAD_PREDICTIONS
 from stepwise.engine.recommendation import CATEGORIES
 from stepwise.engine.records import CONTENT_TYPES, OPEN_STAGES, TABLES
 from stepwise.engine.signals import ACCOUNT_SIGNALS, DEAL_SIGNALS, LEAD_SIGNALS
@@ -24,9 +25,9 @@ from stepwise.engine.templates import EXTRA_FIELDS, template_fields
 
 Scope = Literal["deal", "lead", "account"]
 SCOPE_SIGNALS: dict[str, set[str]] = {
-    "deal": set(DEAL_SIGNALS) | set(ACCOUNT_SIGNALS),
-    "lead": set(LEAD_SIGNALS),
-    "account": set(ACCOUNT_SIGNALS),
+    "deal": set(DEAL_SIGNALS) | set(ACCOUNT_SIGNALS) | set(ACCOUNT_PREDICTIONS) | set(DEAL_PREDICTIONS),
+    "lead": set(LEAD_SIGNALS) | set(LEAD_PREDICTIONS),
+    "account": set(ACCOUNT_SIGNALS) | set(ACCOUNT_PREDICTIONS),
 }
 EFFORT_FEASIBILITY = {"low": 90.0, "medium": 70.0, "high": 50.0}
 

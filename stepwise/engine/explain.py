@@ -72,7 +72,12 @@ def inclusion_requests(removals: tuple, facts: dict[str, Any]) -> tuple[str, ...
 
 
 def offer_for(action: Action, account_offers: list[dict[str, Any]], ceiling: float | None) -> dict[str, Any]:
-    """The commercial offer: allowed products (best first), a bundle of the top two, the discount ceiling."""
+    """The commercial offer: allowed products (best first), a bundle of the top two, the discount ceiling.
+
+    A replenishment card names what the account is due to buy again; a compatible product from the admin's
+    list only fills the pair when fewer than two are due; a learned cross-sell guess would dilute a call
+    about their usual order.
+    """
     offer: dict[str, Any] = {}
     if ceiling is not None:
         offer["max_discount_pct"] = ceiling
@@ -80,15 +85,28 @@ def offer_for(action: Action, account_offers: list[dict[str, Any]], ceiling: flo
         return offer
     allowed = [o for o in account_offers if o["allowed"]]
     main = [o for o in allowed if o["kind"] in ("replenish", "substitute")][:2]
-    cross = [o for o in allowed if o["kind"] == "cross_sell"][: 1 if action.products == "replenish" else 2]
+    cross = [o for o in allowed if o["kind"] == "cross_sell"]
+    if action.products == "replenish":
+        # Only to fill the pair (seed 002's "A + compatible B"): a second due product is the likelier sale.
+        cross = [o for o in cross if o.get("source") == "catalog"][: max(0, 2 - len(main))]
+    else:
+        cross = cross[:2]
     items = []
     if action.products in ("replenish", "bundle"):
         items += [_item(o, "replenishment" if o["kind"] == "replenish" else f"substitute for {_name(o)} (out of stock)") for o in main]
-    items += [_item(o, f"compatible with {_name(o)}") for o in cross]
+    items += [_item(o, _cross_role(o)) for o in cross]
     offer["products"] = items
     if len(items) >= 2:
         offer["bundle"] = " + ".join(i["name"] for i in items[:2])
     return offer
+
+
+def _cross_role(offer: dict[str, Any]) -> str:
+    if offer.get("source") != "learned":
+        return f"compatible with {_name(offer)}"
+    if isinstance(offer["for_product_id"], str):
+        return f"often bought with {_name(offer)}"
+    return "popular with similar customers"
 
 
 def _name(offer: dict[str, Any]) -> str:
@@ -98,8 +116,10 @@ def _name(offer: dict[str, Any]) -> str:
 
 def _item(offer: dict[str, Any], role: str) -> dict[str, Any]:
     margin = offer["margin_pct"]
+    propensity = offer.get("propensity")
     return {"product_id": offer["product_id"], "name": offer["product_name"], "role": role,
-            "margin_pct": None if pd.isna(margin) else float(margin)}
+            "margin_pct": None if pd.isna(margin) else float(margin),
+            "propensity": None if propensity is None or pd.isna(propensity) else round(float(propensity), 3)}
 
 
 # --- all chosen recommendations at once ----------------------------------------------------
@@ -108,8 +128,15 @@ RECORD_TYPE = {"deal": "deal", "lead": "lead", "account": "account"}
 # Read by the explain step itself (owner, constraints, inclusion requests, lead topic), beyond the templates.
 EXPLAIN_COLUMNS = frozenset({"owner_id", "segment", "industry", "top_visit_topic", "extended_terms_allowed",
                              "overdue_max_days", "payment_terms_days", "credit_headroom"})
+# The learned predictions a card carries in `extra` (what the score's impact stood on), per scope.
+PREDICTION_EXTRAS = {
+    "account": {"p_order_next_14d": "p_order_next_14d", "churn_risk": "churn_risk", "expected_value": "expected_value"},
+    "deal": {"win_probability": "win_probability", "deal_expected_value": "expected_value"},
+    "lead": {"conversion_probability": "conversion_probability", "lead_expected_value": "expected_value"},
+}
 # Every key `_extras` can set; these facts win over a signal of the same name.
 _EXTRA_KEYS = frozenset({"asset_title", "asset_url", "asset_type", "products", "bundle", "max_discount", "topic",
+                         "stock_note", "offer_note",
                          "substitute_note"})
 
 
@@ -155,7 +182,7 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
     asks = {key for key, removals in audit.items() if any(r.rule == "segment_approval" for r in removals)}  # inclusion requests
     picked = picks.dropna().to_dict()
     ceilings = ceiling.to_dict()
-    used = catalog.template_signals | EXPLAIN_COLUMNS
+    used = catalog.template_signals | EXPLAIN_COLUMNS | {c for cols in PREDICTION_EXTRAS.values() for c in cols}
     chosen_accounts = accounts.loc[accounts.index.intersection(chosen["account_id"].dropna().unique()),
                                    [c for c in accounts.columns if c in EXPLAIN_COLUMNS]]
     account_rows = (dict(zip(chosen_accounts.index.tolist(), _records(chosen_accounts))) if chosen_accounts.index.is_unique
@@ -226,7 +253,8 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
 
         texts = _Texts(rows, extras, m)
         title = texts.fill(action.title)
-        why = list(zip(*(texts.fill(t) for t in action.why))) or [()] * m
+        # A line whose every field was empty (no products named, no prediction) is left out, not shown blank.
+        why = [tuple(w for w in ws if w.strip()) for ws in zip(*(texts.fill(t) for t in action.why))] or [()] * m
         how = list(zip(*(texts.fill(t) for t in action.how))) or [()] * m
         script, email = texts.fill(action.script), texts.fill(action.email)
         if action.best_before_days not in best_before:
@@ -261,9 +289,24 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
             [success[i] for i in idx] if success is not None else none, runner_up_objects, removed_here,
             repeat(model_version), repeat(day), [int(ranks[i]) for i in idx], script,
             [o if isinstance(o, str) else None for o in owners] if owners is not None else none, repeat("new"),
-            [{} for _ in idx], email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"))
+            _prediction_extras(rows, scope, m), email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"))
         for i, rec in zip(idx, built):
             out[i] = rec
+    return out
+
+
+def _prediction_extras(rows: Any, scope: str, m: int) -> list[dict[str, Any]]:
+    """{"win_probability": 0.42, "expected_value": 21000.0, …} per card: only what a model predicted."""
+    columns = [(key, rows.column(column)) for column, key in PREDICTION_EXTRAS.get(scope, {}).items()]
+    columns = [(key, values) for key, values in columns if values is not None]
+    out: list[dict[str, Any]] = []
+    for j in range(m):
+        extra = {}
+        for key, values in columns:
+            value = values[j]
+            if value is not None and not pd.isna(value):
+                extra[key] = float(value)
+        out.append(extra)
     return out
 
 
@@ -420,11 +463,15 @@ def _extras(extra: dict[str, Any], offer: dict[str, Any], max_discount: str, top
     extra["topic"] = topic
     if not products:
         extra["products"], extra["bundle"], extra["substitute_note"] = "unknown", offer.get("bundle", "unknown"), ""
+        # No product named (no product data in the source): the call stands, the lines say what to ask.
+        extra["stock_note"], extra["offer_note"] = "", "Ask what they need in their next order."
         return
     extra["products"] = ", ".join(p["name"] for p in products) or "unknown"
     extra["bundle"] = offer.get("bundle", "unknown")
     extra["substitute_note"] = next((f"{p['name']} replaces an out-of-stock product" for p in products
                                      if p["role"].startswith("substitute")), "")
+    extra["stock_note"] = f"{extra['products']} in stock. {extra['substitute_note']}".strip()
+    extra["offer_note"] = f"Propose {extra['products']}" + (f"; bundle option: {offer['bundle']}." if "bundle" in offer else ".")
 
 
 def _alternatives_by_record(frame: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, float, str]]]:

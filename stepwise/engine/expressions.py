@@ -37,7 +37,15 @@ def _missing(value):
     return pd.isna(value)
 
 
+def _coalesce(value, fallback):
+    """`value` where known, else `fallback`: a learned signal with the catalog's threshold as cold start."""
+    if isinstance(value, pd.Series):
+        return value.where(value.notna(), fallback)
+    return fallback if pd.isna(value) else value
+
+
 FUNCTIONS: dict[str, Callable] = {
+    "coalesce": _coalesce,
     "clip": _clip,
     "min": np.minimum,
     "max": np.maximum,

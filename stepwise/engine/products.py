@@ -1,10 +1,14 @@
 """The product engine (seed 002): what an account could be offered, filtered by the product rules.
 
-Per account: the products it buys (replenishment), compatible products it has
-never bought (cross-sell), and in-stock substitutes for what is out of stock.
-Each proposed product then meets the deterministic product rules — margin at
-the account's discount ceiling, deliverable stock, segment approval — and is
-either kept or removed with the rule and a reason a rep can read.
+Per account: the products it buys and is due to buy again (replenishment), products it
+has never bought (cross-sell: the admin's `compatible_with` list, and what the learned
+product model says is bought together or popular in its segment), and in-stock
+substitutes for what is out of stock.  With a ProductModel (engine/models/products.py)
+replenishment is ranked by the learned chance of being in the next order; without one,
+by how much the account bought.  Admin lists still count and win ties: a `compatible_with`
+product comes before a learned one.  Each proposed product then meets the deterministic
+product rules — margin at the account's discount ceiling, deliverable stock, segment
+approval — and is either kept or removed with the rule and a reason a rep can read.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from stepwise.engine.catalog import Rules
 from stepwise.engine.records import CanonicalData
 
 OFFER_COLUMNS = ["account_id", "kind", "product_id", "product_name", "for_product_id", "for_product_name", "margin_pct",
-                 "available", "allowed", "rule", "reason", "rank"]
+                 "available", "allowed", "rule", "reason", "rank", "source", "propensity"]
+REPLENISH_PROPOSED = 6   # per account before the rules: two to offer, spares for what the rules remove
+_SOURCE_ORDER = {"catalog": 0, "learned": 1, "history": 1}
 
 
 def discount_ceiling(accounts: pd.DataFrame, rules: Rules) -> pd.Series:
@@ -25,21 +31,42 @@ def discount_ceiling(accounts: pd.DataFrame, rules: Rules) -> pd.Series:
     return ceiling.where(~(accounts["overdue_max_days"] > rules.overdue_days), 0.0)
 
 
-def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Every proposed (account, product) with the rule verdict; empty without ERP tables."""
+def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFrame, rules: Rules,
+                   learned=None) -> pd.DataFrame:
+    """Every proposed (account, product) with the rule verdict; empty without ERP tables.
+
+    `learned`: the product model's scores for this run (engine/predictions.ProductScores), None = no model.
+    """
     products = _product_facts(data)
     if products.empty or data.orders is None or data.order_lines is None:
         return pd.DataFrame(columns=OFFER_COLUMNS)
     bought = _purchases(data, as_of)
-    replenish = bought.sort_values(["account_id", "quantity"], ascending=[True, False])
-    replenish = replenish.groupby("account_id").head(2).assign(kind="replenish", for_product_id=None)
-    cross = _compatible_not_bought(bought, products)
-    proposed = pd.concat([replenish[["account_id", "product_id", "kind", "for_product_id"]], cross], ignore_index=True)
+    cross = _compatible_not_bought(bought, products).assign(source="catalog", propensity=np.nan)
+    if learned is not None:
+        due = learned.due[learned.due["product_id"].isin(products.index)]
+        replenish = (due.sort_values(["account_id", "propensity"], ascending=[True, False], kind="stable")
+                     .groupby("account_id").head(REPLENISH_PROPOSED)
+                     .assign(kind="replenish", for_product_id=None, source="learned"))
+        new = learned.new[learned.new["product_id"].isin(products.index)]
+        new = new.rename(columns={"because_id": "for_product_id"}).assign(kind="cross_sell", source="learned")
+        cross = pd.concat([cross, new[["account_id", "product_id", "kind", "for_product_id", "source", "propensity"]]],
+                          ignore_index=True).drop_duplicates(["account_id", "product_id"])  # the admin's entry wins
+    else:
+        replenish = bought.sort_values(["account_id", "quantity"], ascending=[True, False], kind="stable")
+        replenish = replenish.groupby("account_id").head(2).assign(kind="replenish", for_product_id=None,
+                                                                   source="history", propensity=np.nan)
+    columns = ["account_id", "product_id", "kind", "for_product_id", "source", "propensity"]
+    proposed = pd.concat([replenish[columns], cross[columns]], ignore_index=True)
     judged = _judge(proposed, products, accounts, rules)
-    substitutes = _substitutes_for(judged[judged["rule"] == "stock"], products)
+    substitutes = _substitutes_for(judged[judged["rule"] == "stock"], products).assign(source="catalog", propensity=np.nan)
     judged = pd.concat([judged, _judge(substitutes, products, accounts, rules)], ignore_index=True)
-    # Best first within each kind: cross-sell by margin, replenishment by what the account buys most.
-    judged = judged.sort_values(["account_id", "kind", "allowed", "margin_pct"], ascending=[True, True, False, False])
+    judged = judged.assign(_source=judged["source"].map(_SOURCE_ORDER).fillna(1),
+                           _propensity=judged["propensity"].astype(float).fillna(-1.0),
+                           _order=np.arange(len(judged)))
+    # Best first within each kind: the admin's lists, then the learned propensity (replenishment without a model:
+    # the order it was proposed in, by quantity bought), then margin.
+    judged = judged.sort_values(["account_id", "kind", "allowed", "_source", "_propensity", "_order", "margin_pct"],
+                                ascending=[True, True, False, True, False, True, False], kind="stable")
     judged["rank"] = judged.groupby(["account_id", "kind"]).cumcount() + 1
     judged["for_product_name"] = judged["for_product_id"].map(products["name"])
     return judged[OFFER_COLUMNS].reset_index(drop=True)

@@ -51,9 +51,16 @@ def contract_terms(candidates: pd.DataFrame, accounts: pd.DataFrame, catalog: Ca
     return hit, pd.Series("the contract does not allow extended payment terms", index=candidates.index)
 
 
-def product_availability(candidates: pd.DataFrame, offers: pd.DataFrame, catalog: Catalog) -> tuple[pd.Series, pd.Series]:
-    """A product action with no product left after the product rules has nothing to offer."""
+def product_availability(candidates: pd.DataFrame, offers: pd.DataFrame, catalog: Catalog,
+                         product_data: bool = True) -> tuple[pd.Series, pd.Series]:
+    """A product action with no product left after the product rules has nothing to offer.
+
+    Without product data at all (orders but no order lines or products), a replenishment call still
+    stands, naming no product: only cross-sell and bundles, which are nothing but products, go.
+    """
     kinds = {a.id: a.products for a in catalog.actions if a.products}
+    if not product_data:
+        kinds = {k: v for k, v in kinds.items() if v != "replenish"}
     wanted = candidates["action_id"].map(kinds)
     allowed = offers[offers["allowed"].astype(bool)]
     have = {
@@ -121,7 +128,8 @@ def content_fallbacks(unserved: pd.DataFrame, proposed: pd.DataFrame, accounts: 
 
 def apply_rules(candidates: pd.DataFrame, accounts: pd.DataFrame, offers: pd.DataFrame,
                 picks: pd.Series, catalog: Catalog,
-                signals: dict[str, pd.DataFrame] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                signals: dict[str, pd.DataFrame] | None = None,
+                product_data: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every rule in order; a candidate removed by one rule is not judged by the next.
 
     Content actions the library cannot serve are replaced by their fallback (content_fallbacks):
@@ -130,7 +138,7 @@ def apply_rules(candidates: pd.DataFrame, accounts: pd.DataFrame, offers: pd.Dat
     rules = [
         ("overdue_payments", lambda c: overdue_payments(c, accounts, catalog)),
         ("contract_terms", lambda c: contract_terms(c, accounts, catalog)),
-        ("stock_margin_segment", lambda c: product_availability(c, offers, catalog)),
+        ("stock_margin_segment", lambda c: product_availability(c, offers, catalog, product_data)),
         ("content_library", lambda c: content_library(c, picks, catalog)),
     ]
     removed = [product_removals(offers)]

@@ -18,7 +18,7 @@ import pandas as pd
 
 EXTRA_FIELDS = {
     "asset_title", "asset_url", "asset_type", "products", "bundle", "max_discount", "topic",
-    "substitute_note", "overdue_note",
+    "substitute_note", "overdue_note", "stock_note", "offer_note",
 }
 
 

@@ -65,6 +65,15 @@ run_chunks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# The predictions a run learned at plan time (engine/predictions.Predictors, joblib), read by every chunk:
+# a chunk cannot learn them from its own slice of the history, and must score as a single pass would.
+run_predictors = Table(
+    "run_predictors", chunk_metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("artifact", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 SETTLED = ("done", "failed")
 
 
@@ -87,10 +96,13 @@ class RunChunks:
         self.engine = store.engine
         chunk_metadata.create_all(self.engine)
 
-    def create(self, run: FanoutRun, parts: list[tuple[int, bytes]]) -> None:
-        """The plan and every chunk's input, in one transaction: a run is either planned whole or not at all."""
+    def create(self, run: FanoutRun, parts: list[tuple[int, bytes]], predictors: bytes | None = None) -> None:
+        """The plan, every chunk's input and the run's learned predictions, in one transaction: a run is either
+        planned whole or not at all."""
         now = _now()
         with self.engine.begin() as conn:
+            if predictors is not None:
+                conn.execute(run_predictors.insert().values(run_id=run.run_id, artifact=predictors, created_at=now))
             conn.execute(fanout_runs.insert().values(
                 run_id=run.run_id, source=run.source, spec=run.spec, full=run.full, as_of=run.as_of, write_back=run.write_back,
                 population=run.population, pulled=run.pulled, skipped_rows=run.skipped_rows, chunks=run.chunks,
@@ -106,6 +118,15 @@ class RunChunks:
         if row is None:
             return None
         return FanoutRun(**{k: row[k] for k in FanoutRun.__dataclass_fields__})
+
+    def predictors(self, run_id: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(run_predictors.c.artifact).where(run_predictors.c.run_id == run_id)).scalar()
+
+    def drop_predictors(self, run_id: str) -> None:
+        """Once the run is finished nothing reads them again (the store keeps `stepwise train` models apart)."""
+        with self.engine.begin() as conn:
+            conn.execute(run_predictors.delete().where(run_predictors.c.run_id == run_id))
 
     def take(self, run_id: str, chunk: int) -> tuple[str, bytes | None]:
         """(status, input) of a chunk, counting the attempt; a settled chunk has no input left."""

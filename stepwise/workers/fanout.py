@@ -10,14 +10,17 @@ run's full set, never one chunk's.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections import Counter
 from typing import Any
 
+import joblib
 import pandas as pd
 
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.population import Population, population_of
+from stepwise.engine.predictions import Predictors
 from stepwise.engine.recommendation import Recommendation
 from stepwise.engine.records import as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION
@@ -27,7 +30,7 @@ from stepwise.integration.store import Store
 from stepwise.logs import run_scope
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, pack, plan_chunks, split, unpack
 from stepwise.workers.narrate import Narrator, recent_notes
-from stepwise.workers.pipeline import _deal_accounts, _learned_models
+from stepwise.workers.pipeline import _deal_accounts, _learned_models, predictors_for
 from stepwise.workers.quarantine import recommend_or_quarantine
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,11 @@ def plan_run(connector: Connector, spec: str, as_of: str | pd.Timestamp, store: 
                 expire_deleted(store)
             plan = plan_chunks(data, chunk_size)
             parts = [(records, pack(part)) for records, part in zip(plan.records, split(data, plan))]
+            predictors = predictors_for(data, connector.source, as_of, store)
             RunChunks(store).create(FanoutRun(
                 run_id=run_id, source=connector.source, spec=spec, full=full, as_of=day, write_back=write_back,
                 population=population_of(data, as_of).to_dict(), pulled=data.counts(), skipped_rows=len(data.skipped),
-                chunks=plan.chunks), parts)
+                chunks=plan.chunks), parts, predictors=_dumps(predictors) if predictors is not None else None)
         except Exception as exc:
             store.finish_run(run_id, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
             raise
@@ -76,9 +80,11 @@ def score_chunk(run_id: str, chunk: int, catalog: Catalog, store: Store, narrato
             return chunks.settle(run_id, chunk)
         data = unpack(blob)
         as_of = as_utc(run.as_of)
+        learned = chunks.predictors(run_id)
         result, quarantined = recommend_or_quarantine(
             data, as_of, catalog, source=run.source, history=store.feedback_history(run.source),
-            models=_learned_models(store, run.source, run.as_of), population=Population.from_dict(run.population))
+            models=_learned_models(store, run.source, run.as_of), population=Population.from_dict(run.population),
+            predictors=_loads(learned) if learned is not None else None)
         recs = result.recommendations
         if narrator is not None:
             # The budget is per run: each chunk gets its share.
@@ -121,11 +127,22 @@ def finish_run(run_id: str, connector: Connector | None, store: Store) -> dict[s
         counts = _counts(run, results, recs, pushed)
         error = "; ".join(f"chunk {r['chunk']}: {r['error']}" for r in failed)[:4000] or None
         store.finish_run(run_id, counts, status="failed" if failed else "succeeded", error=error)
+        chunks.drop_predictors(run_id)
         for note in dict.fromkeys(n for r in results for n in (r["counts"] or {}).get("notes", [])):
             log.info(note)
         log.info("run finished: %d chunks (%d failed), %d recommendations, %d written back",
                  len(results), len(failed), len(recs), pushed.written)
     return counts
+
+
+def _dumps(predictors: Predictors) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(predictors, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def _loads(blob: bytes) -> Predictors:
+    return joblib.load(io.BytesIO(blob))
 
 
 def recommendations_of_run(store: Store, run_id: str) -> list[Recommendation]:

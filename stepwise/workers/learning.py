@@ -6,6 +6,7 @@ the source, the store and the model store, writes the report, and watches drift.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -65,16 +66,49 @@ def predict(data: CanonicalData, as_of: str, bundle: ModelBundle | None = None) 
 
 
 def evaluate(data: CanonicalData, as_of: str, out_dir: Path, history: pd.DataFrame | None = None,
-             test_days: int = 120) -> Path:
-    """Out-of-time evaluation + bias audit → Markdown and PNGs in out_dir; returns the report path."""
+             test_days: int = 120, catalog=None, card_days: int = 0) -> Path:
+    """Out-of-time evaluation + bias audit → Markdown and PNGs in out_dir; returns the report path.
+
+    With a catalog and `card_days`, the report opens with the cards' scorecard (engine/models/scorecard.py):
+    the engine run as of past days, its cards against what customers did next and naive baselines.
+    """
     from stepwise.cards.evaluation_report import write_report
+    from stepwise.engine.models import scorecard
 
     evaluation = training.evaluate(data, as_of, test_days=test_days)
     audit = bias_audit(data, as_of, history)
     for warning in drift_warnings(evaluation, None, history, as_of):
         log.warning(warning)
         evaluation.notes.append(f"Drift: {warning}")
-    return write_report(evaluation, audit, history, out_dir)
+    path = write_report(evaluation, audit, history, out_dir)
+    if catalog is not None and card_days > 0 and data.orders is not None:
+        card = scorecard.scorecard(data, scorecard.evaluation_days(data, as_of, count=card_days), catalog)
+        table = scorecard.to_markdown(card) + "\n" + _probability_table(evaluation)
+        text = path.read_text(encoding="utf-8")
+        heading, _, rest = text.partition("\n")
+        path.write_text(f"{heading}\n\n## The cards against what customers did next (same count)\n\n"
+                        "Each as-of day: the engine as it would have run that morning (models learned from what was "
+                        "known then), its account cards compared with the orders placed afterwards.\n\n"
+                        f"{table}\n{rest}", encoding="utf-8")
+        (path.parent / "scorecard.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    return path
+
+
+def _probability_table(evaluation) -> str:
+    """Win and lead models against their base rates, out of time: Brier, AUC, mean prediction vs observed rate."""
+    lines = ["| model | n test | Brier model | Brier base rate | AUC model | AUC naive group rate | mean p | observed rate |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, group in (("win", "stage base rate"), ("lead", "source base rate")):
+        r = evaluation.results.get(name)
+        if not r or not r.get("n_test"):
+            continue
+
+        def f(value):
+            return "–" if value is None or value != value else f"{value:.3f}"
+
+        lines.append(f"| {name} | {r['n_test']:,} | {f(r['brier']['model'])} | {f(r['brier']['base rate'])} | "
+                     f"{f(r['auc']['model'])} | {f(r['auc'].get(group))} | {f(r['mean_p'])} | {f(r['positive_rate_test'])} |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def bias_audit(data: CanonicalData, as_of: str, history: pd.DataFrame | None) -> pd.DataFrame:

@@ -14,6 +14,8 @@ import pandas as pd
 
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.models.apply import EngineModels
+from stepwise.engine.models.training import train_predictors
+from stepwise.engine.predictions import Predictors
 from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
@@ -44,12 +46,13 @@ def run_pipeline(connector: Connector, catalog: Catalog, as_of: str | pd.Timesta
     data = connector.pull()
     history = store.feedback_history(connector.source) if store is not None else None
     models = _learned_models(store, connector.source, as_of.strftime("%Y-%m-%d"))
+    predictors = predictors_for(data, connector.source, as_of, store)
     version = models.version if models is not None else PRIOR_MODEL_VERSION
     run_id = store.start_run(connector.source, as_of.strftime("%Y-%m-%d"), version) if store is not None else None
     with run_scope(run_id=run_id, source=connector.source):
         try:
             result, quarantined = recommend_or_quarantine(data, as_of, catalog, source=connector.source, history=history,
-                                                          models=models)
+                                                          models=models, predictors=predictors)
             for note in result.notes:
                 log.info(note)
             if narrator is not None:
@@ -86,6 +89,22 @@ def _learned_models(store: Store | None, source: str, day: str) -> EngineModels 
     if bundle is None:
         return None
     return EngineModels(version=bundle.version, effectiveness=bundle.effectiveness)
+
+
+def predictors_for(data: CanonicalData, source: str, as_of: pd.Timestamp, store: Store | None) -> Predictors | None:
+    """The learned predictions a run proposes with: the newest `stepwise train` models on or before the day,
+    else models learned now from the pulled history (the first run needs no separate training step).
+    None only when learning itself failed: the catalog's thresholds then apply, and the log says why."""
+    day = as_of.strftime("%Y-%m-%d")
+    if store is not None:
+        bundle = ModelStore(store.engine.url.render_as_string(hide_password=False)).latest(source, day)
+        if bundle is not None:
+            return bundle.predictors()
+    try:
+        return train_predictors(data, as_of)
+    except Exception:  # noqa: BLE001 - a history the models cannot learn from must not stop the run
+        log.exception("learning the predictions failed: this run uses the catalog's thresholds")
+        return None
 
 
 def narrator_from(settings) -> Narrator | None:

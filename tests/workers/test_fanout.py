@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.integration.run_chunks import RunChunks
@@ -28,7 +29,10 @@ def _plan(store, folder, chunk_size=150):
 
 
 def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog, sample_dir):
-    expected = recommend(FilesConnector(sample_dir).pull(), AS_OF, catalog).recommendations
+    data = FilesConnector(sample_dir).pull()
+    # The single pass learns its predictions from the whole history, as the plan does for every chunk.
+    predictors = train_predictors(data, AS_OF)
+    expected = recommend(data, AS_OF, catalog, predictors=predictors).recommendations
     connector, run_id, chunks = _plan(store, sample_dir)
     assert chunks >= 4
     finishing = [fanout.score_chunk(run_id, chunk, catalog, store) for chunk in reversed(range(chunks))]
@@ -41,7 +45,7 @@ def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog,
     assert run["status"] == "succeeded"
     assert counts["recommendations"] == len(expected) == run["counts"]["recommendations"]
     assert run["counts"]["chunks"] == {"total": chunks, "failed": 0, "redelivered": 0}
-    assert run["counts"]["candidates"] == recommend(FilesConnector(sample_dir).pull(), AS_OF, catalog).stats["candidates"]
+    assert run["counts"]["candidates"] == recommend(data, AS_OF, catalog, predictors=predictors).stats["candidates"]
     assert RunChunks(store).progress([run_id])[run_id] == {
         "chunks": chunks, "done": chunks, "failed": 0, "records": sum(plan_chunks(connector.pull(), 150).records),
         "scored": sum(plan_chunks(connector.pull(), 150).records)}

@@ -17,10 +17,10 @@ def poisoned(monkeypatch):
     """The engine crashes whenever account ACC-0007 is in its input (as a malformed record would make it)."""
     real = engine_run.build_signals
 
-    def build_signals(data, as_of, population=None):
+    def build_signals(data, as_of, *args, **kwargs):
         if "ACC-0007" in set(data.table("accounts")["account_id"]):
             raise ValueError("cannot compute signals for ACC-0007")
-        return real(data, as_of, population)
+        return real(data, as_of, *args, **kwargs)
 
     monkeypatch.setattr(engine_run, "build_signals", build_signals)
 

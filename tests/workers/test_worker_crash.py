@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
+from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.integration.sample_company import write_company
@@ -42,7 +43,8 @@ def test_sigkill_mid_chunk_is_redelivered_and_written_exactly_once(tmp_path):
     redis_or_skip()
     folder = tmp_path / "sample"
     write_company(folder, as_of=AS_OF, accounts=600, seed=5)
-    expected = recommend(FilesConnector(folder).pull(), AS_OF, load_catalog()).recommendations
+    data = FilesConnector(folder).pull()
+    expected = recommend(data, AS_OF, load_catalog(), predictors=train_predictors(data, AS_OF)).recommendations
     db = tmp_path / "crash.db"
     worker, queue = start_worker(db, pool="prefork", env={"STEPWISE_CHUNK_SIZE": "800"})
     try:

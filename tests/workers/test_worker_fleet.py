@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 from workers_helpers import REDIS_URL, OwnRedis, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
+from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.integration.run_chunks import RunChunks
@@ -44,7 +45,8 @@ def _done_chunks(db) -> int:
 def _run_with_workers(tmp_path, redis_url: str, during=None, env=None):
     folder = tmp_path / "sample"
     write_company(folder, as_of=AS_OF, accounts=240, seed=8)
-    expected = recommend(FilesConnector(folder).pull(), AS_OF, load_catalog()).recommendations
+    data = FilesConnector(folder).pull()
+    expected = recommend(data, AS_OF, load_catalog(), predictors=train_predictors(data, AS_OF)).recommendations
     db = tmp_path / "fleet.db"
     names = [f"w{i}-{time.time_ns()}@fleet" for i in (1, 2)]
     env = {"STEPWISE_CHUNK_SIZE": "120", **(env or {})}

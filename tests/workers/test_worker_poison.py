@@ -8,6 +8,7 @@ from pathlib import Path
 from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
+from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.integration.run_chunks import RunChunks
@@ -23,7 +24,9 @@ def test_a_record_that_crashes_the_engine_in_a_worker_is_quarantined_and_the_run
     folder = tmp_path / "sample"
     write_company(folder, as_of="2026-11-23", accounts=60, seed=2)
     data = FilesConnector(folder).pull()
-    expected = [r for r in recommend(data, "2026-11-23", load_catalog()).recommendations if r.account_id != "ACC-0007"]
+    learned = train_predictors(data, "2026-11-23")  # what the plan learns from the whole pull
+    expected = [r for r in recommend(data, "2026-11-23", load_catalog(), predictors=learned).recommendations
+                if r.account_id != "ACC-0007"]
     db = tmp_path / "poison.db"
     path = os.pathsep.join([str(POISON), os.environ.get("PYTHONPATH", "")])
     worker, queue = start_worker(db, env={"PYTHONPATH": path, "STEPWISE_CHUNK_SIZE": "80"})

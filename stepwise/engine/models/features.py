@@ -26,7 +26,9 @@ DEAL_NUMERIC = ["log_amount", "age_days", "days_since_touch", "touches_14d", "to
 OBJECTION_FLAG = "_objection"  # precomputed per activity by objection_flags (text is the slow part)
 DEAL_CATEGORICAL = ["segment", "industry"]
 ACCOUNT_NUMERIC = ["orders_count", "days_since_last_order", "mean_interval", "median_interval", "interval_cv",
-                   "tenure_days", "orders_365d", "orders_90d", "due_ratio", "last_interval_ratio"]
+                   "tenure_days", "orders_365d", "orders_90d", "due_ratio", "last_interval_ratio",
+                   "orders_30d", "orders_180d", "recent_rate_30", "recent_rate_120", "own_gap_hazard", "log_value_365d"]
+HAZARD_WINDOW_DAYS = 14  # the account's own gaps: of those longer than the wait so far, the share ending within this
 # Not the lead's age nor visits per day of life: decided leads are older than open ones, so age-scaled
 # features shift between training and prediction (measured: they made the out-of-time Brier worse).
 # What the activities say, not only web visits: counts per type and direction (counts are log-scaled in
@@ -118,15 +120,18 @@ def objection_flags(activities: pd.DataFrame) -> pd.Series:
 
 # ─────────────────────────────── accounts (reorder) ───────────────────────────────
 def account_order_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
-    """Recency, frequency, tenure and interval spread per account with at least one order."""
-    orders = view.table("orders")[["account_id", "ordered_at"]].sort_values(["account_id", "ordered_at"])
+    """Recency, frequency, tenure, interval spread and the account's own reorder hazard, per account with an order."""
+    cols = ["account_id", "ordered_at"] + (["total"] if "total" in view.table("orders") else [])
+    orders = view.table("orders")[cols].sort_values(["account_id", "ordered_at"])
     if orders.empty:
         return pd.DataFrame(columns=["last_order_at", *ACCOUNT_NUMERIC], index=pd.Index([], name="account_id"))
+    account = orders["account_id"]
     g = orders.groupby("account_id")["ordered_at"]
     gaps = _days(orders["ordered_at"], g.shift())
-    gi = gaps.groupby(orders["account_id"])
+    gi = gaps.groupby(account)
     age = _days(day, orders["ordered_at"])
     last, first = g.max(), g.min()
+    value = orders["total"] if "total" in orders else pd.Series(0.0, index=orders.index)
     out = pd.DataFrame({
         "last_order_at": last,
         "orders_count": g.size().astype(float),
@@ -135,14 +140,37 @@ def account_order_features(view: CanonicalData, day: pd.Timestamp) -> pd.DataFra
         "median_interval": gi.median(),
         "interval_cv": gi.std() / gi.mean().replace(0, np.nan),
         "tenure_days": _days(day, first),
-        "orders_365d": (age <= 365).groupby(orders["account_id"]).sum().astype(float),
-        "orders_90d": (age <= 90).groupby(orders["account_id"]).sum().astype(float),
+        "orders_365d": (age <= 365).groupby(account).sum().astype(float),
+        "orders_180d": (age <= 180).groupby(account).sum().astype(float),
+        "orders_90d": (age <= 90).groupby(account).sum().astype(float),
+        "orders_30d": (age <= 30).groupby(account).sum().astype(float),
+        # Recency-weighted frequency: a customer who ordered often lately, not two years ago.
+        "recent_rate_30": np.exp(-age / 30).groupby(account).sum(),
+        "recent_rate_120": np.exp(-age / 120).groupby(account).sum(),
+        "log_value_365d": np.log1p(value.where(age <= 365, 0).fillna(0).clip(lower=0).groupby(account).sum()),
         "last_interval": gi.last(),
     })
     out.index.name = "account_id"
     out["due_ratio"] = out["days_since_last_order"] / out["mean_interval"].replace(0, np.nan)
     out["last_interval_ratio"] = out["last_interval"] / out["mean_interval"].replace(0, np.nan)
+    out["own_gap_hazard"] = _own_gap_hazard(gaps, account, out["days_since_last_order"])
     return out.drop(columns=["last_interval"])
+
+
+def _own_gap_hazard(gaps: pd.Series, account: pd.Series, waited: pd.Series, prior: float = 1.0) -> pd.Series:
+    """P(the next order comes within HAZARD_WINDOW_DAYS | no order for `waited` days), from the account's own gaps.
+
+    Of the account's past gaps longer than the wait so far, the share that ended within the window;
+    shrunk toward 0.5 by `prior` pseudo-gaps, NaN with no gap at all (a single order).
+    """
+    t = account.map(waited).to_numpy()
+    g = gaps.to_numpy()
+    known = ~np.isnan(g)
+    longer = pd.Series(known & (g > t), index=gaps.index).groupby(account).sum()
+    ending = pd.Series(known & (g > t) & (g <= t + HAZARD_WINDOW_DAYS), index=gaps.index).groupby(account).sum()
+    n = pd.Series(known, index=gaps.index).groupby(account).sum()
+    hazard = (ending + 0.5 * prior) / (longer + prior)
+    return hazard.where(n > 0).reindex(waited.index)
 
 
 def orders_within(data: CanonicalData, day: pd.Timestamp, horizon_days: int) -> pd.Series:

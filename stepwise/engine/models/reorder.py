@@ -20,14 +20,25 @@ from stepwise.engine.models.features import ACCOUNT_NUMERIC
 
 
 class ReorderModel(ProbabilityModel):
-    def __init__(self, horizon_days: int = 14, lapse_ratio: float = 2.0, learning_rate: float = 0.05,
-                 max_iter: int = 150, min_samples_leaf: int = 40, min_per_class: int = 20):
+    def __init__(self, horizon_days: int = 14, lapse_ratio: float = 2.0, learning_rate: float = 0.08,
+                 max_iter: int = 120, min_samples_leaf: int = 40, min_per_class: int = 20,
+                 max_train_rows: int = 150_000):
         super().__init__(ACCOUNT_NUMERIC, [], min_per_class)
         self.horizon_days = horizon_days
         self.lapse_ratio = lapse_ratio
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.min_samples_leaf = min_samples_leaf
+        self.max_train_rows = max_train_rows
+
+    def fit(self, X: pd.DataFrame, y) -> ReorderModel:
+        """A uniform, seeded sample beyond `max_train_rows` snapshot rows: the same rates, a bounded fit time."""
+        y = np.asarray(y, dtype=int)
+        if self.max_train_rows and len(X) > self.max_train_rows:
+            keep = np.sort(np.random.default_rng(0).choice(len(X), self.max_train_rows, replace=False))
+            X, y = X.iloc[keep], y[keep]
+        super().fit(X, y)
+        return self
 
     def _estimator(self):
         # Trees handle the non-monotone shape (due → likely, far overdue → unlikely) and missing intervals.

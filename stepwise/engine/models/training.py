@@ -27,6 +27,7 @@ from stepwise.engine.models.features import (
     orders_within,
 )
 from stepwise.engine.models.lead import LeadConversionModel
+from stepwise.engine.models.products import ProductModel
 from stepwise.engine.models.reorder import ReorderModel, due_rule_score, frequency_score
 from stepwise.engine.models.win import WinModel
 from stepwise.engine.records import CanonicalData, as_utc
@@ -47,6 +48,16 @@ class ModelBundle:
     effectiveness: ActionEffectiveness | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    products: ProductModel | None = None
+    reference_value: dict[str, float] = field(default_factory=dict)
+
+    def predictors(self):
+        """The part a scoring run reads: engine/predictions.Predictors."""
+        from stepwise.engine.predictions import Predictors
+
+        return Predictors(version=self.version, trained_as_of=self.trained_as_of, reorder=self.reorder, win=self.win,
+                          lead=self.lead, products=getattr(self, "products", None),
+                          reference_value=dict(getattr(self, "reference_value", {}) or {}), notes=list(self.notes))
 
 
 def _days(start: pd.Timestamp, stop: pd.Timestamp, step: int) -> list[pd.Timestamp]:
@@ -105,7 +116,8 @@ def lead_set(data: CanonicalData, day: pd.Timestamp, created_before: pd.Timestam
 # ─────────────────────────────── train / predict ───────────────────────────────
 def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730, step_days: int = 28,
           horizon_days: int = 14, effectiveness_events: pd.DataFrame | None = None,
-          feedback: pd.DataFrame | None = None, effectiveness: bool = True) -> ModelBundle:
+          feedback: pd.DataFrame | None = None, effectiveness: bool = True, reorder_step_days: int = 14,
+          version: str | None = None) -> ModelBundle:
     """Fit every model on what was known on `as_of` (the data is cut here first, whatever was passed).
 
     Action effectiveness learns from `effectiveness_events` when given, else from the history itself
@@ -118,9 +130,10 @@ def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730
     notes: list[str] = []
     Xw, yw = win_set(known, _days(start, day - pd.Timedelta(days=1), step_days))
     win = WinModel().fit(Xw, yw)
-    Xr, yr = reorder_set(known, _days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon_days), 14),
-                         horizon_days)
+    Xr, yr = reorder_set(known, _days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon_days),
+                                      reorder_step_days), horizon_days)
     reorder = ReorderModel(horizon_days=horizon_days).fit(Xr, yr)
+    products = ProductModel().fit(known, day) if data.order_lines is not None and data.orders is not None else None
     Xl, yl = lead_set(known, day)
     lead = LeadConversionModel().fit(Xl, yl)
     for name, model in (("win", win), ("lead conversion", lead), ("reorder", reorder)):
@@ -136,9 +149,31 @@ def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730
     metrics = {"train_rows": {"win": len(yw), "lead": len(yl), "reorder": len(yr)},
                "base_rate": {"win": win.base_rate_, "lead": lead.base_rate_, "reorder": reorder.base_rate_},
                "effectiveness": _effectiveness_metrics(events, learned)}
-    return ModelBundle(version=f"{MODEL_FAMILY}@{day:%Y-%m-%d}", trained_as_of=f"{day:%Y-%m-%d}",
-                       train_from=f"{start:%Y-%m-%d}", win=win, lead=lead, reorder=reorder,
-                       effectiveness=learned, metrics=metrics, notes=notes)
+    bundle = ModelBundle(version=version or f"{MODEL_FAMILY}@{day:%Y-%m-%d}", trained_as_of=f"{day:%Y-%m-%d}",
+                         train_from=f"{start:%Y-%m-%d}", win=win, lead=lead, reorder=reorder,
+                         effectiveness=learned, metrics=metrics, notes=notes, products=products)
+    from stepwise.engine.predictions import reference_values
+
+    bundle.reference_value = reference_values(known, day, bundle.predictors())
+    return bundle
+
+
+def train_predictors(data: CanonicalData, as_of: str | pd.Timestamp):
+    """What a scoring run learns for itself when no `stepwise train` model is stored: the same models on a
+    lighter snapshot schedule (QUICK_SCHEDULE), no action effectiveness.  Deterministic: the same data and
+    day give the same predictions, whichever process trains them."""
+    day = as_utc(as_of)
+    return train_quick(data, day).predictors()
+
+
+# A run that learns for itself (score, predict without `stepwise train`): deal snapshots every 8 weeks over
+# two years, order snapshots every 4 weeks over one; the same for both commands, so they agree.
+QUICK_SCHEDULE = {"window_days": 730, "step_days": 56, "reorder_step_days": 28}
+
+
+def train_quick(data: CanonicalData, as_of: str | pd.Timestamp) -> ModelBundle:
+    day = as_utc(as_of)
+    return train(data, day, effectiveness=False, version=f"{MODEL_FAMILY}-auto@{day:%Y-%m-%d}", **QUICK_SCHEDULE)
 
 
 def _effectiveness_metrics(events: pd.DataFrame | None, learned: ActionEffectiveness | None) -> dict[str, Any]:
@@ -158,24 +193,47 @@ def predict(data: CanonicalData, as_of: str | pd.Timestamp, bundle: ModelBundle 
     if bundle is not None and as_utc(bundle.trained_as_of) > day:
         raise ValueError(f"model {bundle.version} was trained after {day:%Y-%m-%d}: it has seen the future")
     known = as_known_on(data, day)
-    bundle = bundle or train(known, day, effectiveness=False)
-    out: dict[str, Any] = {"model_version": bundle.version, "deals": [], "accounts": [], "leads": []}
+    bundle = bundle or train_quick(known, day)
+    out: dict[str, Any] = {"model_version": bundle.version, "deals": [], "accounts": [], "leads": [],
+                           "account_products": []}
     if data.deals is not None:
         X = deal_features(known, day).sort_index()
         out["deals"] = [{"deal_id": d, "win_probability": _p(p)} for d, p in zip(X.index, bundle.win.predict_proba(X))]
     if data.orders is not None:
         X = account_order_features(known, day).sort_index()
         nxt = bundle.reorder.expected_next_order(X, day) if len(X) else pd.Series(dtype=object)
+        from stepwise.engine.predictions import account_predictions
+
+        churn = account_predictions(known, day, bundle.predictors(), X.index)["churn_risk"] if len(X) else pd.Series(dtype=float)
         out["accounts"] = [
-            {"account_id": a, "expected_next_order_at": None if pd.isna(n) else f"{n:%Y-%m-%d}", "p_order_next_14d": _p(p)}
-            for a, n, p in zip(X.index, nxt, bundle.reorder.predict_proba(X))
+            {"account_id": a, "expected_next_order_at": None if pd.isna(n) else f"{n:%Y-%m-%d}", "p_order_next_14d": _p(p),
+             "churn_risk": None if pd.isna(c) else _p(c)}
+            for a, n, p, c in zip(X.index, nxt, bundle.reorder.predict_proba(X), churn.reindex(X.index))
         ]
+        out["account_products"] = _account_products(known, day, getattr(bundle, "products", None))
     if data.leads is not None:
         leads = open_leads(known.table("leads"))
         X = lead_features(known, day, leads).sort_index()
         out["leads"] = [{"lead_id": lid, "conversion_probability": _p(p)}
                         for lid, p in zip(X.index, bundle.lead.predict_proba(X))]
     return out
+
+
+def _account_products(known: CanonicalData, day: pd.Timestamp, model: ProductModel | None,
+                      due: int = 5, new: int = 3) -> list[dict[str, Any]]:
+    """Per account: its `due` likeliest products to reorder, and `new` never-bought ones by co-purchase."""
+    if model is None or known.order_lines is None:
+        return []
+    again = model.due_products(known, day).sort_values(["account_id", "propensity", "product_id"],
+                                                      ascending=[True, False, True], kind="stable")
+    again = again.groupby("account_id").head(due).assign(kind="reorder", because_id=None)
+    fresh = model.new_products(known, day, per_account=new).assign(kind="cross_sell")
+    both = pd.concat([again, fresh], ignore_index=True).sort_values(["account_id", "kind", "propensity"],
+                                                                   ascending=[True, True, False], kind="stable")
+    return [{"account_id": a, "product_id": p, "kind": k, "propensity": _p(v),
+             "bought_with": b if isinstance(b, str) else None}
+            for a, p, k, v, b in zip(both["account_id"], both["product_id"], both["kind"], both["propensity"],
+                                     both["because_id"])]
 
 
 def _p(value: float) -> float:

@@ -6,10 +6,10 @@ import stepwise.engine.run as engine_run
 _real = engine_run.build_signals
 
 
-def _poisoned(data, as_of, population=None):
+def _poisoned(data, as_of, *args, **kwargs):
     if "ACC-0007" in set(data.table("accounts")["account_id"]):
         raise ValueError("cannot compute signals for ACC-0007")
-    return _real(data, as_of, population)
+    return _real(data, as_of, *args, **kwargs)
 
 
 engine_run.build_signals = _poisoned

@@ -1,0 +1,121 @@
+"""The product engine learned from order lines: due products, products bought together, chunk-independent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from builders import AS_OF, days_ago, make_data
+
+from stepwise.engine.catalog import load_catalog
+from stepwise.engine.models.products import ProductModel
+from stepwise.engine.predictions import Predictors, product_scores
+from stepwise.engine.products import product_offers
+from stepwise.engine.signals import account_signals
+
+DAY = pd.Timestamp(AS_OF, tz="UTC")
+
+
+def portfolio(n_accounts: int = 120, seed: int = 0, with_probe: bool = True):
+    """Accounts that buy PAPER every order and sometimes INK; every PRINTER buyer also buys TONER.
+
+    ACC-PROBE buys PRINTER but has never bought TONER: what it should be offered is obvious to a person.
+    """
+    rng = np.random.default_rng(seed)
+    orders, lines = [], []
+    products = [dict(product_id=p, name=p.title(), category=c, list_price="100", unit_cost="50")
+                for p, c in [("PAPER", "office"), ("INK", "office"), ("PRINTER", "devices"), ("TONER", "devices"),
+                             ("CHAIR", "furniture"), ("DESK", "furniture")]]
+    accounts = []
+    for a in range(n_accounts):
+        acc = f"ACC-{a:03d}"
+        accounts.append(dict(account_id=acc, name=f"Account {a}", segment="smb"))
+        printer = a % 3 == 0
+        for k in range(10):
+            oid = f"{acc}-O{k}"
+            orders.append(dict(order_id=oid, account_id=acc, ordered_at=days_ago(5 + 30 * k + rng.integers(0, 5)),
+                               total="500"))
+            lines.append(dict(order_id=oid, product_id="PAPER", quantity="10", unit_price="10"))
+            if rng.random() < 0.3:
+                lines.append(dict(order_id=oid, product_id="INK", quantity="50", unit_price="10"))
+            if printer and k % 3 == 0:
+                lines.append(dict(order_id=oid, product_id="PRINTER" if k == 9 else "TONER", quantity="1",
+                                  unit_price="10"))
+            if printer and k == 9:
+                lines.append(dict(order_id=oid, product_id="TONER", quantity="1", unit_price="10"))
+            if rng.random() < 0.05:
+                lines.append(dict(order_id=oid, product_id="CHAIR", quantity="1", unit_price="10"))
+    if with_probe:
+        accounts.append(dict(account_id="ACC-PROBE", name="Probe", segment="smb"))
+        for k in range(6):
+            oid = f"PROBE-O{k}"
+            orders.append(dict(order_id=oid, account_id="ACC-PROBE", ordered_at=days_ago(7 + 30 * k), total="500"))
+            lines.append(dict(order_id=oid, product_id="PAPER", quantity="10", unit_price="10"))
+            if k == 2:
+                lines.append(dict(order_id=oid, product_id="PRINTER", quantity="1", unit_price="10"))
+                lines.append(dict(order_id=oid, product_id="INK", quantity="1", unit_price="10"))
+    stock = [dict(product_id=p["product_id"], available="100") for p in products]
+    return make_data(accounts=accounts, orders=orders, order_lines=lines, products=products, stock=stock)
+
+
+def test_a_product_every_buyer_of_the_printer_also_buys_is_offered_with_the_printer_named():
+    data = portfolio()
+    model = ProductModel().fit(data, DAY)
+    new = model.new_products(data, DAY, per_account=2)
+    probe = new[new["account_id"] == "ACC-PROBE"]
+    assert probe.iloc[0]["product_id"] == "TONER"
+    assert probe.iloc[0]["because_id"] == "PRINTER"
+    assert set(probe["product_id"]).isdisjoint({"PAPER", "PRINTER", "INK"})  # never what it already buys
+
+
+def test_the_product_in_every_order_is_more_due_than_one_bought_once_months_ago():
+    data = portfolio()
+    model = ProductModel().fit(data, DAY)
+    due = model.due_products(data, DAY)
+    probe = due[due["account_id"] == "ACC-PROBE"].set_index("product_id")["propensity"]
+    assert probe["PAPER"] > probe["INK"]
+    assert probe["PAPER"] > probe["PRINTER"]
+
+
+def test_the_due_scorer_is_learned_from_a_later_window_when_there_is_history_and_a_blend_when_not():
+    assert ProductModel().fit(portfolio(), DAY).due.learned
+    thin = portfolio(n_accounts=3)
+    model = ProductModel().fit(thin, DAY)
+    assert not model.due.learned and not model.new.learned
+    # The fallback still ranks what it buys every time first.
+    due = model.due_products(thin, DAY)
+    probe = due[due["account_id"] == "ACC-PROBE"].set_index("product_id")["propensity"]
+    assert probe.idxmax() == "PAPER"
+
+
+def test_a_chunk_of_accounts_gets_the_same_offers_as_in_the_whole_portfolio():
+    data = portfolio()
+    model = ProductModel().fit(data, DAY)
+    whole = model.new_products(data, DAY, per_account=3)
+    chunk = data.subset({"ACC-PROBE", "ACC-003"}, set())
+    part = model.new_products(chunk, DAY, per_account=3)
+    expected = whole[whole["account_id"].isin(["ACC-PROBE", "ACC-003"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), expected)
+
+
+def test_offers_rank_learned_products_and_still_put_the_admins_compatible_list_first():
+    data = portfolio()
+    data.products.loc[data.products["product_id"] == "PRINTER", "compatible_with"] = pd.Series(
+        [["DESK"]], index=data.products.index[data.products["product_id"] == "PRINTER"])
+    rules = load_catalog().rules
+    learned = product_scores(data, DAY, Predictors("test", AS_OF, products=ProductModel().fit(data, DAY)))
+    offers = product_offers(data, DAY, account_signals(data, DAY), rules, learned)
+    probe = offers[(offers["account_id"] == "ACC-PROBE") & offers["allowed"]]
+    cross = probe[probe["kind"] == "cross_sell"].sort_values("rank")
+    assert list(cross["product_id"][:2]) == ["DESK", "TONER"]  # the admin's link, then what is bought together
+    assert list(cross["source"][:2]) == ["catalog", "learned"]
+    replenish = probe[probe["kind"] == "replenish"].sort_values("rank")
+    assert replenish.iloc[0]["product_id"] == "PAPER"
+    assert replenish["propensity"].is_monotonic_decreasing
+
+
+def test_without_a_model_replenishment_is_what_the_account_bought_most():
+    data = portfolio()
+    offers = product_offers(data, DAY, account_signals(data, DAY), load_catalog().rules)
+    probe = offers[(offers["account_id"] == "ACC-PROBE") & (offers["kind"] == "replenish")].sort_values("rank")
+    assert probe.iloc[0]["product_id"] == "PAPER"  # 60 units against INK's and PRINTER's 1
+    assert set(offers["source"].dropna()) <= {"history", "catalog"}
