@@ -25,6 +25,9 @@ class Population:
     high_volume_revenue: float                      # revenue_365d at or above this is "high volume"
     segment_median_amount: dict[str, float] = field(default_factory=dict)
     target_industries: frozenset[str] = frozenset()
+    # Competitor names the portfolio knows (deals' competitor field, the content library): a chunk must
+    # recognise a name that only another chunk's deals carry.
+    competitors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (a task message); infinity means no account bought anything."""
@@ -32,6 +35,7 @@ class Population:
             "high_volume_revenue": None if math.isinf(self.high_volume_revenue) else self.high_volume_revenue,
             "segment_median_amount": dict(self.segment_median_amount),
             "target_industries": sorted(self.target_industries),
+            "competitors": list(self.competitors),
         }
 
     @classmethod
@@ -41,6 +45,7 @@ class Population:
             high_volume_revenue=math.inf if threshold is None else float(threshold),
             segment_median_amount={str(k): float(v) for k, v in raw.get("segment_median_amount", {}).items()},
             target_industries=frozenset(raw.get("target_industries", ())),
+            competitors=tuple(raw.get("competitors", ())),
         )
 
 
@@ -49,7 +54,17 @@ def population_of(data: CanonicalData, as_of: pd.Timestamp) -> Population:
         high_volume_revenue=high_volume_threshold(revenue_365d(data.table("orders"), as_of)),
         segment_median_amount=_segment_medians(data, as_of),
         target_industries=_won_industries(data),
+        competitors=known_competitors(data, as_of),
     )
+
+
+def known_competitors(data: CanonicalData, as_of: pd.Timestamp) -> tuple[str, ...]:
+    """Competitor names the portfolio already knows: deals' `competitor` field (deals known by `as_of`,
+    open or closed) and the content library's `competitor` column."""
+    deals = data.table("deals")
+    deals = deals[~(deals["created_at"] > as_of)]
+    names = pd.concat([deals["competitor"], data.table("content")["competitor"]]).dropna().astype(str).str.strip()
+    return tuple(sorted(set(names[names != ""])))
 
 
 def revenue_365d(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:

@@ -224,7 +224,7 @@ def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFram
     out["days_in_stage"] = _days_between(as_of, changed).round()
     out["days_to_close"] = _days_between(close, as_of).round()
     out["close_date_slipped"] = out["days_to_close"] < 0
-    out = out.join(_deal_activity(data, as_of, out))
+    out = out.join(_deal_activity(data, as_of, out, population.competitors))
     out = out.join(_stakeholders(data, as_of, out))
     segment = accounts["segment"].reindex(out["account_id"]).to_numpy()
     median = pd.Series(segment).map(population.segment_median_amount).to_numpy(dtype=float)
@@ -234,7 +234,8 @@ def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFram
     return out
 
 
-def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame) -> pd.DataFrame:
+def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame,
+                   competitors: tuple[str, ...]) -> pd.DataFrame:
     acts = data.table("activities")
     acts = acts[acts["deal_id"].isin(deals.index) & (acts["occurred_at"] <= as_of)]
     age = _days_between(as_of, acts["occurred_at"])
@@ -255,7 +256,7 @@ def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame
     next_step_topics = topic_mentions(deals["next_step"])
     topics = topics.reindex(deals.index).fillna(0).add(next_step_topics, fill_value=0).astype(int)
     out = out.join(topics)
-    mentioned = _named_competitors(data, as_of, recent, text)
+    mentioned = _named_competitors(recent, text, competitors)
     out["competitor_name"] = deals["deal_competitor"].where(deals["deal_competitor"].notna(), mentioned.reindex(deals.index))
     out.loc[out["competitor_name"].notna(), "topic_competitor"] = out["topic_competitor"].clip(lower=1)
 
@@ -269,17 +270,10 @@ def _deal_activity(data: CanonicalData, as_of: pd.Timestamp, deals: pd.DataFrame
     return out
 
 
-def known_competitors(data: CanonicalData, as_of: pd.Timestamp) -> list[str]:
-    """Competitor names the portfolio already knows: deals' `competitor` field (deals known by `as_of`,
-    open or closed) and the content library's `competitor` column."""
-    deals = _known_until(data.table("deals"), "created_at", as_of)
-    names = pd.concat([deals["competitor"], data.table("content")["competitor"]]).dropna().astype(str).str.strip()
-    return sorted(set(names[names != ""]))
-
-
-def _named_competitors(data: CanonicalData, as_of: pd.Timestamp, recent: pd.DataFrame, text: pd.Series) -> pd.Series:
-    """deal id → the competitor its most recent activity names (known names, or unseen ones by phrase)."""
-    found = competitor_mentions(text, known_competitors(data, as_of))
+def _named_competitors(recent: pd.DataFrame, text: pd.Series, competitors: tuple[str, ...]) -> pd.Series:
+    """deal id → the competitor its most recent activity names (known names — the population's, so a chunk
+    knows what the whole portfolio knows — or unseen ones by phrase)."""
+    found = competitor_mentions(text, list(competitors))
     named = found.notna().to_numpy()
     if not named.any():
         return pd.Series(dtype=object)

@@ -95,3 +95,25 @@ def test_in_proposal_the_fallback_stands_in_outside_its_own_stages(catalog):
     [card] = [r for r in result.recommendations if r.action_id == "research_competitor"]
     assert card.title == "Research Acme Corp's positioning before the next call"
     assert card.factors.relevance == 75
+
+
+def test_a_chunk_knows_the_competitor_names_only_another_chunks_deals_carry():
+    """A fanned-out run scores a chunk with the whole portfolio's population: 'brightwave' in lower case,
+    with no phrase around it, is recognised only because another account's deal names Brightwave."""
+    from stepwise.engine.population import population_of
+
+    other = dict(deal_id="D9", account_id="A9", stage="proposal", name="Other", amount="5000",
+                 created_at=days_ago(30), close_date=days_ahead(20), competitor="Brightwave")
+    whole = make_data(
+        accounts=[dict(account_id="A1", name="Northwind", segment="enterprise"),
+                  dict(account_id="A9", name="Other", segment="smb")],
+        deals=[dict(deal_id="D1", account_id="A1", stage="discovery", name="Northwind rollout", amount="90000",
+                    created_at=days_ago(20), close_date=days_ahead(40)), other],
+        activities=[dict(activity_id="T0", occurred_at=days_ago(1), type="call", deal_id="D1", account_id="A1",
+                         direction="inbound", body="the brightwave demo went better than ours")])
+    day = as_utc(AS_OF)
+    chunk = whole.subset({"A1"}, set())
+    alone = build_signals(chunk, day)["deal"].loc["D1", "competitor_name"]
+    assert not isinstance(alone, str)  # the chunk by itself has never heard of Brightwave
+    signals = build_signals(chunk, day, population_of(whole, day))["deal"]
+    assert signals.loc["D1", "competitor_name"] == "Brightwave"
