@@ -95,14 +95,20 @@ class ProductScores:
 
     due: pd.DataFrame  # account_id, product_id, propensity
     new: pd.DataFrame  # account_id, product_id, because_id, propensity
+    alternatives: pd.DataFrame  # for_product_id (out of stock) → product_id (in stock, same category, bought alike)
 
 
 def product_scores(data: CanonicalData, as_of: pd.Timestamp, predictors: Predictors | None) -> ProductScores | None:
     model = predictors.products if predictors is not None else None
     if model is None or data.orders is None or data.order_lines is None:
         return None
+    stock = data.table("stock").groupby("product_id")["available"].sum()
+    products = data.table("products")
+    out = pd.Index(products.loc[~products["product_id"].map(stock).gt(0), "product_id"])
+    categories = products.drop_duplicates("product_id").set_index("product_id")["category"]
     return ProductScores(due=model.due_products(data, as_of),
-                         new=model.new_products(data, as_of, per_account=CROSS_SELL_PER_ACCOUNT))
+                         new=model.new_products(data, as_of, per_account=CROSS_SELL_PER_ACCOUNT),
+                         alternatives=model.alternatives(out, pd.Index(stock[stock > 0].index), categories))
 
 
 def _fitted(model: Any) -> bool:

@@ -59,6 +59,16 @@ def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFr
     proposed = pd.concat([replenish[columns], cross[columns]], ignore_index=True)
     judged = _judge(proposed, products, accounts, rules)
     substitutes = _substitutes_for(judged[judged["rule"] == "stock"], products).assign(source="catalog", propensity=np.nan)
+    if learned is not None and not learned.alternatives.empty:
+        # Where the admin named no substitute: the in-stock product of the same category bought most alike.
+        gone = judged[(judged["rule"] == "stock") & (judged["kind"] == "replenish")]
+        gone = gone[~gone.set_index(["account_id", "product_id"]).index.isin(
+            substitutes.set_index(["account_id", "for_product_id"]).index)]
+        alike = (gone[["account_id", "product_id"]].rename(columns={"product_id": "for_product_id"})
+                 .merge(learned.alternatives, on="for_product_id")
+                 .assign(kind="substitute", source="learned", propensity=np.nan))
+        substitutes = pd.concat([substitutes, alike[substitutes.columns]], ignore_index=True).drop_duplicates(
+            ["account_id", "product_id"])
     judged = pd.concat([judged, _judge(substitutes, products, accounts, rules)], ignore_index=True)
     judged = judged.assign(_source=judged["source"].map(_SOURCE_ORDER).fillna(1),
                            _propensity=judged["propensity"].astype(float).fillna(-1.0),

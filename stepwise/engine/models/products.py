@@ -322,5 +322,25 @@ class ProductModel:
         cand = cand.sort_values(["account_id", "propensity"], ascending=[True, False], kind="stable")
         return cand.groupby("account_id").head(per_account)[["account_id", "product_id", "because_id", "propensity"]]
 
+    def alternatives(self, out_of_stock: pd.Index, in_stock: pd.Index, categories: pd.Series) -> pd.DataFrame:
+        """for_product_id → product_id: per out-of-stock product, the in-stock product of the same category its
+        buyers buy most alike (cosine over baskets), else the category's most popular in-stock product."""
+        stats = self.stats_
+        categories = categories if len(categories) else self.categories_
+        cat = categories.reindex(stats.products).fillna("unknown").astype(str).to_numpy()
+        stocked = stats.products.isin(in_stock)
+        rows = []
+        for product in out_of_stock:
+            i = stats.products.get_indexer([product])[0]
+            if i < 0:
+                continue
+            same = (cat == cat[i]) & stocked
+            same[i] = False
+            if not same.any():
+                continue
+            score = np.where(same, stats.cosine[i] + 1e-3 * stats.popularity, -np.inf)
+            rows.append((product, stats.products[int(np.argmax(score))]))
+        return pd.DataFrame(rows, columns=["for_product_id", "product_id"])
+
 
 __all__ = ["ProductModel", "due_product_features", "order_lines_until", "DUE_FEATURES", "NEW_FEATURES"]

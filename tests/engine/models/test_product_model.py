@@ -119,3 +119,25 @@ def test_without_a_model_replenishment_is_what_the_account_bought_most():
     probe = offers[(offers["account_id"] == "ACC-PROBE") & (offers["kind"] == "replenish")].sort_values("rank")
     assert probe.iloc[0]["product_id"] == "PAPER"  # 60 units against INK's and PRINTER's 1
     assert set(offers["source"].dropna()) <= {"history", "catalog"}
+
+
+def test_an_out_of_stock_product_gets_the_in_stock_one_of_its_category_its_buyers_buy_alike():
+    data = portfolio()
+    model = ProductModel().fit(data, DAY)
+    in_stock = pd.Index(["PAPER", "PRINTER", "CHAIR"])
+    alt = model.alternatives(pd.Index(["INK", "TONER", "DESK"]), in_stock,
+                             data.products.set_index("product_id")["category"])
+    assert dict(zip(alt["for_product_id"], alt["product_id"])) == {"INK": "PAPER", "TONER": "PRINTER"}
+    # DESK: nobody bought it, so nothing is known of it; no guess is made.
+
+
+def test_a_due_product_out_of_stock_is_replaced_on_the_offer_by_the_learned_alternative():
+    data = portfolio()
+    data.stock.loc[data.stock["product_id"] == "PAPER", "available"] = 0
+    learned = product_scores(data, DAY, Predictors("test", AS_OF, products=ProductModel().fit(data, DAY)))
+    offers = product_offers(data, DAY, account_signals(data, DAY), load_catalog().rules, learned)
+    probe = offers[offers["account_id"] == "ACC-PROBE"]
+    [paper] = probe[(probe["product_id"] == "PAPER") & (probe["kind"] == "replenish")].to_dict("records")
+    assert paper["rule"] == "stock" and not paper["allowed"]
+    [alt] = probe[probe["kind"] == "substitute"].to_dict("records")
+    assert (alt["product_id"], alt["for_product_id"], alt["source"], alt["allowed"]) == ("INK", "PAPER", "learned", True)
