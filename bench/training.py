@@ -57,9 +57,9 @@ def bench_size(folder: Path, n: int, full: bool) -> None:
           f"{len(known.table('deals')):,} deals, {len(known.table('leads')):,} leads")
     q = training.QUICK_SCHEDULE
     horizon = 14
-    Xr, yr = timed("reorder snapshots (every 4 weeks, 1 year)", lambda: training.reorder_set(
-        known, training._days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon),
-                              q["reorder_step_days"]), horizon))
+    step = 14 if known.table("orders")["account_id"].nunique() <= training.SMALL_PORTFOLIO else 28
+    Xr, yr = timed(f"reorder snapshots (every {step} days, 1 year)", lambda: training.reorder_set(
+        known, training._days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon), step), horizon))
     timed(f"reorder model fit ({len(yr):,} rows, ≤150k used)", lambda: ReorderModel().fit(Xr, yr))
     timed("product model fit (2 cut days)", lambda: ProductModel().fit(known, day))
     start = day - pd.Timedelta(days=q["window_days"])

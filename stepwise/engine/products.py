@@ -57,7 +57,8 @@ def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFr
                                                                    source="history", propensity=np.nan)
     columns = ["account_id", "product_id", "kind", "for_product_id", "source", "propensity"]
     proposed = pd.concat([replenish[columns], cross[columns]], ignore_index=True)
-    judged = _judge(proposed, products, accounts, rules)
+    stock_known = data.stock is not None  # no stock.csv: availability unknown, not zero
+    judged = _judge(proposed, products, accounts, rules, stock_known)
     substitutes = _substitutes_for(judged[judged["rule"] == "stock"], products).assign(source="catalog", propensity=np.nan)
     if learned is not None and not learned.alternatives.empty:
         # Where the admin named no substitute: the in-stock product of the same category bought most alike.
@@ -69,7 +70,7 @@ def product_offers(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFr
                  .assign(kind="substitute", source="learned", propensity=np.nan))
         substitutes = pd.concat([substitutes, alike[substitutes.columns]], ignore_index=True).drop_duplicates(
             ["account_id", "product_id"])
-    judged = pd.concat([judged, _judge(substitutes, products, accounts, rules)], ignore_index=True)
+    judged = pd.concat([judged, _judge(substitutes, products, accounts, rules, stock_known)], ignore_index=True)
     judged = judged.assign(_source=judged["source"].map(_SOURCE_ORDER).fillna(1),
                            _propensity=judged["propensity"].astype(float).fillna(-1.0),
                            _order=np.arange(len(judged)))
@@ -117,8 +118,13 @@ def _substitutes_for(out_of_stock: pd.DataFrame, products: pd.DataFrame) -> pd.D
     return found.assign(kind="substitute")[["account_id", "product_id", "kind", "for_product_id"]].drop_duplicates(["account_id", "product_id"])
 
 
-def _judge(proposed: pd.DataFrame, products: pd.DataFrame, accounts: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """Apply the product rules in a fixed order; the first rule that fails is the recorded one."""
+def _judge(proposed: pd.DataFrame, products: pd.DataFrame, accounts: pd.DataFrame, rules: Rules,
+           stock_known: bool = True) -> pd.DataFrame:
+    """Apply the product rules in a fixed order; the first rule that fails is the recorded one.
+
+    Without a stock table the stock rule is off (availability unknown); without a unit cost the margin is unknown
+    and the margin rule does not fire: a rule judges facts, it does not guess them.
+    """
     if proposed.empty:
         return proposed.assign(product_name=None, margin_pct=np.nan, available=np.nan, allowed=True, rule=None, reason=None)
     facts = products.reindex(proposed["product_id"])
@@ -132,7 +138,7 @@ def _judge(proposed: pd.DataFrame, products: pd.DataFrame, accounts: pd.DataFram
     not_approved = np.array([bool(a) and s not in a for a, s in zip(approved, segment)], dtype=bool)
 
     low_margin = margin < rules.min_margin_pct
-    no_stock = ~(available > 0)
+    no_stock = ~(available > 0) if stock_known else np.zeros(len(proposed), dtype=bool)
     rule = np.select([no_stock, low_margin, not_approved], ["stock", "min_margin", "segment_approval"], None)
     reason = np.select(
         [no_stock, low_margin, not_approved],

@@ -83,7 +83,7 @@ def _day_measures(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, 
     out["auc_frequency"] = _f(auc(y, frequency))
     out["auc_due_rule"] = _f(auc(y, due))
 
-    out.update(_offered_products(data, known, day, calls))
+    out.update(_offered_products(data, known, day, calls, predictors))
     out.update(_cross_sell(data, known, day, cards))
     return out
 
@@ -103,16 +103,25 @@ def _next_order_products(data: CanonicalData, day: pd.Timestamp) -> dict[str, se
     return lines.groupby("account_id")["product_id"].agg(set).to_dict()
 
 
-def _offered_products(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, calls: pd.DataFrame) -> dict:
-    """Products on replenishment cards that are in the account's next order (accounts that ordered within 30 days)."""
+def _offered_products(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, calls: pd.DataFrame,
+                      predictors) -> dict:
+    """Products on replenishment cards that are in the account's next order (accounts that ordered within 30 days);
+    and the learned ranking before the product rules took out what is out of stock or under the margin floor."""
     if calls.empty or data.order_lines is None:
-        return {"offered_products": 0, "offered_precision": None, "most_bought_precision": None}
+        return {"offered_products": 0, "offered_precision": None, "most_bought_precision": None,
+                "ranking_precision": None}
     nxt = _next_order_products(data, day)
     lines = order_lines_until(known, day)
     most = (lines.groupby(["account_id", "product_id"]).size().rename("n").reset_index()
             .sort_values(["account_id", "n", "product_id"], ascending=[True, False, True]))
     most = most.groupby("account_id")["product_id"].agg(list).to_dict()
-    ours, base = [], []
+    model = predictors.products if predictors is not None else None
+    ranked: dict[str, list[str]] = {}
+    if model is not None:
+        due = model.due_products(known, day).sort_values(["account_id", "propensity"], ascending=[True, False],
+                                                        kind="stable")
+        ranked = due.groupby("account_id")["product_id"].agg(list).to_dict()
+    ours, base, before = [], [], []
     for account, products in zip(calls["account_id"], calls["products"]):
         if account not in nxt or not products:
             continue
@@ -120,8 +129,10 @@ def _offered_products(data: CanonicalData, known: CanonicalData, day: pd.Timesta
         ids = [pid for pid, _ in products]
         ours += [pid in bought for pid in ids]
         base += [pid in bought for pid in most.get(account, [])[:len(ids)]]
+        before += [pid in bought for pid in ranked.get(account, [])[:len(ids)]]
     return {"offered_products": len(ours), "offered_precision": _f(np.mean(ours)) if ours else None,
-            "most_bought_precision": _f(np.mean(base)) if base else None}
+            "most_bought_precision": _f(np.mean(base)) if base else None,
+            "ranking_precision": _f(np.mean(before)) if before else None}
 
 
 def _cross_sell(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, cards: pd.DataFrame) -> dict:
@@ -174,6 +185,7 @@ def to_markdown(card: dict[str, Any]) -> str:
         ("AUC of p_order_next_14d", "auc_model"), ("… order frequency", "auc_frequency"),
         ("… the due rule", "auc_due_rule"),
         ("Offered-product precision (next order)", "offered_precision"),
+        ("… the learned ranking before the product rules", "ranking_precision"),
         ("… the account's most-bought, same count", "most_bought_precision"),
         ("Cross-sell offers of never-bought products", "cross_sell_offers"),
         ("Cross-sell hits per 100 offers (30 d)", "cross_sell_hits_per_100"),

@@ -141,3 +141,13 @@ def test_a_due_product_out_of_stock_is_replaced_on_the_offer_by_the_learned_alte
     assert paper["rule"] == "stock" and not paper["allowed"]
     [alt] = probe[probe["kind"] == "substitute"].to_dict("records")
     assert (alt["product_id"], alt["for_product_id"], alt["source"], alt["allowed"]) == ("INK", "PAPER", "learned", True)
+
+
+def test_without_a_stock_table_products_are_not_removed_for_stock_but_still_for_margin():
+    data = portfolio()
+    data.stock = None  # the company exported no stock.csv: availability is unknown, not zero
+    data.products.loc[data.products["product_id"] == "INK", "unit_cost"] = 99.0
+    offers = product_offers(data, DAY, account_signals(data, DAY), load_catalog().rules)
+    assert "stock" not in set(offers["rule"].dropna())
+    assert set(offers.loc[offers["product_id"] == "INK", "rule"]) == {"min_margin"}
+    assert offers.loc[offers["product_id"] == "PAPER", "allowed"].all()
