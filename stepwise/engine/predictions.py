@@ -220,20 +220,29 @@ def lead_predictions(data: CanonicalData, as_of: pd.Timestamp, predictors: Predi
     return out
 
 
-def reference_values(data: CanonicalData, as_of: pd.Timestamp, predictors: Predictors) -> dict[str, float]:
-    """The median expected value per scope at training: what value_index measures against."""
+def reference_values(predictors: Predictors, deal_rows: pd.DataFrame, account_rows: pd.DataFrame,
+                     lead_rows: pd.DataFrame) -> dict[str, float]:
+    """The median expected value per scope on the training rows' latest snapshot: what value_index measures
+    against (read off rows training already built: no second pass over the data)."""
     out: dict[str, float] = {}
-    accounts = data.table("accounts")
-    acc = account_predictions(data, as_of, predictors, pd.Index(accounts["account_id"]))
-    if acc["expected_value"].notna().any():
-        out["account"] = float(acc["expected_value"].dropna().median())
-    if data.deals is not None and _fitted(predictors.win):
-        X = deal_features(data, as_of)
-        if len(X):
-            ev = predictors.win.predict_proba(X) * X["amount"].astype(float).to_numpy()
-            ev = ev[np.isfinite(ev) & (ev > 0)]
-            if len(ev):
-                out["deal"] = float(np.median(ev))
+
+    def latest(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[rows["snapshot"] == rows["snapshot"].max()] if "snapshot" in rows and len(rows) else rows
+
+    def median(p, value) -> float | None:
+        ev = np.asarray(p, dtype=float) * np.asarray(value, dtype=float)
+        ev = ev[np.isfinite(ev) & (ev > 0)]
+        return float(np.median(ev)) if len(ev) else None
+
+    parts = [("deal", predictors.win, latest(deal_rows), lambda X: X["amount"]),
+             ("account", predictors.reorder, latest(account_rows),
+              lambda X: np.expm1(X["log_value_365d"]) / X["orders_365d"].clip(lower=1)),
+             ("lead", predictors.lead, lead_rows, lambda X: np.expm1(X["log_estimated_value"]))]
+    for scope, model, X, value in parts:
+        if _fitted(model) and len(X):
+            found = median(model.predict_proba(X), value(X))
+            if found is not None:
+                out[scope] = found
     return out
 
 

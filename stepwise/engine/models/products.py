@@ -21,6 +21,8 @@ popularity for new products), so the ranking is sensible from the first day.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -33,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from stepwise.engine.records import CanonicalData
 
 DUE_FEATURES = ["order_share", "recent_share", "orders_since", "product_due_ratio", "log_quantity", "times_bought",
-                "share_of_top", "rank_in_account"]
+                "share_of_top", "rank_in_account", "frequency_of_top", "frequency_rank"]
 NEW_FEATURES = ["co_purchase", "best_lift", "segment_popularity", "popularity", "category_affinity"]
 DAY = pd.Timedelta(days=1)
 
@@ -85,6 +87,11 @@ def due_product_features(lines: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame
     by = out.groupby("account_id")["recent_share"]
     out["share_of_top"] = out["recent_share"] / by.transform("max").replace(0, np.nan)
     out["rank_in_account"] = by.rank(ascending=False, method="first")
+    # The account's own most-bought order is the baseline to beat: give the model it as a feature.
+    freq = out.groupby("account_id")["times_bought"]
+    out["frequency_of_top"] = out["times_bought"] / freq.transform("max")
+    out["frequency_rank"] = (out["times_bought"] + 1e-3 * out["recent_share"]).groupby(out["account_id"]).rank(
+        ascending=False, method="first")
     return out[["account_id", "product_id", *DUE_FEATURES]]
 
 
@@ -205,6 +212,38 @@ def new_product_candidates(stats: ItemStats, lines: pd.DataFrame, segments: pd.S
 
 
 # ─────────────────────────────── the model ───────────────────────────────
+def _top_k_precision(X: pd.DataFrame, y: np.ndarray, score: np.ndarray, k: int = 2) -> float:
+    """Share of each account's k best-scored products that were bought: how the cards use the ranking."""
+    frame = pd.DataFrame({"a": X["account_id"].to_numpy(), "p": X["product_id"].to_numpy(), "s": score, "y": y})
+    top = frame.sort_values(["a", "s", "p"], ascending=[True, False, True], kind="stable").groupby("a").head(k)
+    return float(top["y"].mean()) if len(top) else float("nan")
+
+
+def _fit_checked(scorer: _Scorer, Xs: list[pd.DataFrame], ys: list[np.ndarray]) -> dict[str, Any]:
+    """Learn only what beats the fixed blend on the newest month, out of time (Xs[0] is the newest cut).
+
+    Fitted on the older cut(s) and checked on the newest: if the learned ranking's top 2 per account are not
+    bought more often than the fixed blend's, the blend is kept; otherwise it is refitted on every cut.
+    """
+    if not Xs:
+        return {"used": "fallback", "why": "no order history"}
+    if len(Xs) >= 2:
+        trial = _Scorer(scorer.features, scorer.fallback, scorer.min_per_class, scorer.trees)
+        trial.fit(pd.concat(Xs[1:], ignore_index=True), np.concatenate(ys[1:]))
+        if trial.learned and len(Xs[0]):
+            learned = _top_k_precision(Xs[0], ys[0], trial.score(Xs[0]))
+            fixed = _top_k_precision(Xs[0], ys[0], _Scorer(scorer.features, scorer.fallback).score(Xs[0]))
+            if not learned > fixed:
+                return {"used": "fallback", "learned_precision": learned, "fallback_precision": fixed}
+            scorer.fit(pd.concat(Xs, ignore_index=True), np.concatenate(ys))
+            return {"used": "learned" if scorer.learned else "fallback", "learned_precision": learned,
+                    "fallback_precision": fixed}
+    scorer.fit(pd.concat(Xs, ignore_index=True), np.concatenate(ys))
+    return {"used": "learned" if scorer.learned else "fallback",
+            "why": "not checked: too little history before the newest month"}
+
+
+
 class _Scorer:
     """A logistic over fixed features, or a fixed blend when the history is too thin to fit one."""
 
@@ -259,7 +298,9 @@ class ProductModel:
         self.history_days = history_days
         self.candidates_per_account = candidates_per_account
         self.cuts = cuts
-        self.due = _Scorer(DUE_FEATURES, {"recent_share": 1.0, "order_share": 0.5}, trees=True)
+        # The fixed blends: the account's most-bought first (recent purchases break ties); co-purchase, then
+        # segment popularity.  The learned scorers replace them only where they rank better (_fit_checked).
+        self.due = _Scorer(DUE_FEATURES, {"order_share": 1.0, "recent_share": 0.01}, trees=True)
         self.new = _Scorer(NEW_FEATURES, {"co_purchase": 1.0, "segment_popularity": 0.5})
 
     def fit(self, data: CanonicalData, day: pd.Timestamp) -> ProductModel:
@@ -284,10 +325,7 @@ class ProductModel:
                 pd.MultiIndex.from_frame(bought)) if len(bought) else np.zeros(len(cand), dtype=bool)
             new_X.append(cand)
             new_y.append(np.asarray(hit, dtype=int))
-        if due_X:
-            self.due.fit(pd.concat(due_X, ignore_index=True), np.concatenate(due_y))
-        if new_X:
-            self.new.fit(pd.concat(new_X, ignore_index=True), np.concatenate(new_y))
+        self.checks_ = {"due": _fit_checked(self.due, due_X, due_y), "new": _fit_checked(self.new, new_X, new_y)}
         lines = order_lines_until(data, day, self.history_days)
         self.stats_ = ItemStats(lines, self._segments(data))
         self.categories_ = self._categories(data)

@@ -154,7 +154,7 @@ def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730
                          effectiveness=learned, metrics=metrics, notes=notes, products=products)
     from stepwise.engine.predictions import reference_values
 
-    bundle.reference_value = reference_values(known, day, bundle.predictors())
+    bundle.reference_value = reference_values(bundle.predictors(), Xw, Xr, Xl)
     return bundle
 
 

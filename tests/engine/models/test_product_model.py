@@ -76,12 +76,24 @@ def test_the_product_in_every_order_is_more_due_than_one_bought_once_months_ago(
     assert probe["PAPER"] > probe["PRINTER"]
 
 
-def test_the_due_scorer_is_learned_from_a_later_window_when_there_is_history_and_a_blend_when_not():
-    assert ProductModel().fit(portfolio(), DAY).due.learned
+def test_a_learned_scorer_is_kept_only_where_it_beat_the_fixed_blend_on_the_newest_month():
+    model = ProductModel().fit(portfolio(), DAY)
+    for name, scorer in (("due", model.due), ("new", model.new)):
+        check = model.checks_[name]
+        if "learned_precision" not in check:  # too little history to check: said, and the scorer's own floor applies
+            assert check["why"].startswith("not checked")
+            continue
+        beat = check["learned_precision"] > check["fallback_precision"]
+        assert check["used"] == ("learned" if beat else "fallback")
+        assert scorer.learned == beat
+    # PAPER is in every order: nothing ranks better than the most-bought order, so the blend stays.
+    assert model.checks_["due"]["used"] == "fallback"
+
+
+def test_with_too_little_history_the_fixed_blends_rank_and_still_put_the_usual_product_first():
     thin = portfolio(n_accounts=3)
     model = ProductModel().fit(thin, DAY)
     assert not model.due.learned and not model.new.learned
-    # The fallback still ranks what it buys every time first.
     due = model.due_products(thin, DAY)
     probe = due[due["account_id"] == "ACC-PROBE"].set_index("product_id")["propensity"]
     assert probe.idxmax() == "PAPER"
