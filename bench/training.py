@@ -57,7 +57,7 @@ def bench_size(folder: Path, n: int, full: bool) -> None:
           f"{len(known.table('deals')):,} deals, {len(known.table('leads')):,} leads")
     q = training.QUICK_SCHEDULE
     horizon = 14
-    step = 14 if known.table("orders")["account_id"].nunique() <= training.SMALL_PORTFOLIO else 28
+    step = training.reorder_step(known)
     Xr, yr = timed(f"reorder snapshots (every {step} days, 1 year)", lambda: training.reorder_set(
         known, training._days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon), step), horizon))
     timed(f"reorder model fit ({len(yr):,} rows, ≤150k used)", lambda: ReorderModel().fit(Xr, yr))

@@ -167,17 +167,20 @@ def train_predictors(data: CanonicalData, as_of: str | pd.Timestamp):
 
 
 # A run that learns for itself (score, predict without `stepwise train`): deal snapshots every 8 weeks over
-# two years, order snapshots every 2 weeks over one (every 4 beyond SMALL_PORTFOLIO accounts with orders,
-# where the rows are plenty and building them is the cost); the same for both commands, so they agree.
+# two years, order snapshots every 2 weeks over one (every 4 beyond SMALL_HISTORY orders, where the rows are
+# plenty and building them is the cost); the same for both commands, so they agree.
 QUICK_SCHEDULE = {"window_days": 730, "step_days": 56}
-SMALL_PORTFOLIO = 5000
+SMALL_HISTORY = 150_000
 
 
 def train_quick(data: CanonicalData, as_of: str | pd.Timestamp) -> ModelBundle:
     day = as_utc(as_of)
-    buyers = data.table("orders")["account_id"].nunique()
     return train(data, day, effectiveness=False, version=f"{MODEL_FAMILY}-auto@{day:%Y-%m-%d}",
-                 reorder_step_days=14 if buyers <= SMALL_PORTFOLIO else 28, **QUICK_SCHEDULE)
+                 reorder_step_days=reorder_step(data), **QUICK_SCHEDULE)
+
+
+def reorder_step(data: CanonicalData) -> int:
+    return 14 if len(data.table("orders")) <= SMALL_HISTORY else 28
 
 
 def _effectiveness_metrics(events: pd.DataFrame | None, learned: ActionEffectiveness | None) -> dict[str, Any]:
