@@ -33,3 +33,20 @@ def test_worker_benchmark_runs_at_smoke_size():
     assert [r[0] for r in rows] == ["1", "2"]
     assert all(float(r[-1]) <= 1.05 for r in rows), "API calls within 5 % of the minimum"
     assert rows[1][9] == "2", "both processes scored chunks"
+
+
+def test_training_benchmark_runs_at_smoke_size():
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "training.py"), "--accounts", "60", "--no-full"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    out = run.stdout
+    for step in ("read the CSV folder", "reorder model fit", "product model fit", "win model fit",
+                 "quick schedule, all models", "peak RSS"):
+        assert step in out, step
+
+
+def test_cdnow_benchmark_writes_the_real_history_in_the_csv_contract(tmp_path):
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "cdnow.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert "accounts: 23,570 rows" in run.stdout
+    orders = (tmp_path / "orders.csv").read_text().splitlines()
+    assert orders[0] == "order_id,account_id,ordered_at,total,status" and len(orders) == 67_592
