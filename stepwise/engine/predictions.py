@@ -35,7 +35,7 @@ import pandas as pd
 
 from stepwise.engine.models.features import account_order_features, deal_features, lead_features
 from stepwise.engine.models.lead import LeadConversionModel
-from stepwise.engine.models.products import ProductModel
+from stepwise.engine.models.products import ProductModel, order_lines_until
 from stepwise.engine.models.reorder import ReorderModel
 from stepwise.engine.models.win import WinModel
 from stepwise.engine.records import CanonicalData
@@ -106,8 +106,9 @@ def product_scores(data: CanonicalData, as_of: pd.Timestamp, predictors: Predict
     products = data.table("products")
     out = pd.Index(products.loc[~products["product_id"].map(stock).gt(0), "product_id"])
     categories = products.drop_duplicates("product_id").set_index("product_id")["category"]
-    return ProductScores(due=model.due_products(data, as_of),
-                         new=model.new_products(data, as_of, per_account=CROSS_SELL_PER_ACCOUNT),
+    lines = order_lines_until(data, as_of, model.history_days)
+    return ProductScores(due=model.due_products(data, as_of, lines),
+                         new=model.new_products(data, as_of, per_account=CROSS_SELL_PER_ACCOUNT, lines=lines),
                          alternatives=model.alternatives(out, pd.Index(stock[stock > 0].index), categories))
 
 

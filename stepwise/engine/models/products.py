@@ -40,16 +40,24 @@ NEW_FEATURES = ["co_purchase", "best_lift", "segment_popularity", "popularity", 
 DAY = pd.Timedelta(days=1)
 
 
-def order_lines_until(data: CanonicalData, day: pd.Timestamp, history_days: int = 365) -> pd.DataFrame:
-    """account_id, order_id, ordered_at, product_id, quantity of the orders placed in (day − history, day]."""
+def dated_lines(data: CanonicalData) -> pd.DataFrame:
+    """Every order line with its order's account and day: the one join the product engine needs, done once."""
     if data.orders is None or data.order_lines is None:
         return pd.DataFrame(columns=["account_id", "order_id", "ordered_at", "product_id", "quantity"])
     orders = data.table("orders")[["order_id", "account_id", "ordered_at"]].dropna()
-    orders = orders[(orders["ordered_at"] <= day) & (orders["ordered_at"] > day - history_days * DAY)]
     lines = data.table("order_lines")[["order_id", "product_id", "quantity"]].dropna(subset=["product_id"])
     out = lines.merge(orders, on="order_id")
     out["quantity"] = pd.to_numeric(out["quantity"], errors="coerce").fillna(1.0)
     return out
+
+
+def order_lines_until(data: CanonicalData, day: pd.Timestamp, history_days: int = 365,
+                      dated: pd.DataFrame | None = None) -> pd.DataFrame:
+    """account_id, order_id, ordered_at, product_id, quantity of the orders placed in (day − history, day].
+    `dated`: dated_lines(data) when the caller already has it."""
+    dated = dated_lines(data) if dated is None else dated
+    at = dated["ordered_at"]
+    return dated[(at <= day) & (at > day - history_days * DAY)]
 
 
 # ─────────────────────────────── due products ───────────────────────────────
@@ -95,20 +103,21 @@ def due_product_features(lines: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame
     return out[["account_id", "product_id", *DUE_FEATURES]]
 
 
-def _next_order_products(data: CanonicalData, day: pd.Timestamp, window_days: int) -> pd.DataFrame:
+def _next_order_products(data: CanonicalData, day: pd.Timestamp, window_days: int,
+                         dated: pd.DataFrame | None = None) -> pd.DataFrame:
     """(account, product) of each account's first order in (day, day + window]: the due-product label."""
     orders = data.table("orders")[["order_id", "account_id", "ordered_at"]].dropna()
     later = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + window_days * DAY)]
     first = later.sort_values(["ordered_at", "order_id"]).drop_duplicates("account_id")
-    lines = data.table("order_lines")[["order_id", "product_id"]]
-    return lines.merge(first[["order_id", "account_id"]], on="order_id")[["account_id", "product_id"]].drop_duplicates()
+    window = _bought_between(data, day, day + window_days * DAY, dated, pairs=False)
+    return window[window["order_id"].isin(first["order_id"])][["account_id", "product_id"]].drop_duplicates()
 
 
-def _bought_between(data: CanonicalData, start: pd.Timestamp, stop: pd.Timestamp) -> pd.DataFrame:
-    orders = data.table("orders")[["order_id", "account_id", "ordered_at"]].dropna()
-    window = orders[(orders["ordered_at"] > start) & (orders["ordered_at"] <= stop)]
-    lines = data.table("order_lines")[["order_id", "product_id"]]
-    return lines.merge(window[["order_id", "account_id"]], on="order_id")[["account_id", "product_id"]].drop_duplicates()
+def _bought_between(data: CanonicalData, start: pd.Timestamp, stop: pd.Timestamp, dated: pd.DataFrame | None = None,
+                    pairs: bool = True) -> pd.DataFrame:
+    dated = dated_lines(data) if dated is None else dated
+    window = dated[(dated["ordered_at"] > start) & (dated["ordered_at"] <= stop)]
+    return window[["account_id", "product_id"]].drop_duplicates() if pairs else window
 
 
 # ─────────────────────────────── new products ───────────────────────────────
@@ -305,13 +314,14 @@ class ProductModel:
 
     def fit(self, data: CanonicalData, day: pd.Timestamp) -> ProductModel:
         due_X, due_y, new_X, new_y = [], [], [], []
+        dated = dated_lines(data)
         for c in range(1, self.cuts + 1):
             cut = day - c * self.window_days * DAY
-            lines = order_lines_until(data, cut, self.history_days)
+            lines = order_lines_until(data, cut, self.history_days, dated)
             if lines.empty:
                 continue
             X = due_product_features(lines, cut)
-            nxt = _next_order_products(data, cut, self.window_days)
+            nxt = _next_order_products(data, cut, self.window_days, dated)
             ordered = X["account_id"].isin(set(nxt["account_id"]))  # only accounts that did order: "in the next order"
             X = X[ordered.to_numpy()]
             hit = pd.MultiIndex.from_frame(X[["account_id", "product_id"]]).isin(pd.MultiIndex.from_frame(nxt))
@@ -320,13 +330,13 @@ class ProductModel:
             segments = self._segments(data)
             cand = new_product_candidates(ItemStats(lines, segments), lines, segments, self._categories(data),
                                           self.candidates_per_account)
-            bought = _bought_between(data, cut, cut + self.window_days * DAY)
+            bought = _bought_between(data, cut, cut + self.window_days * DAY, dated)
             hit = pd.MultiIndex.from_frame(cand[["account_id", "product_id"]]).isin(
                 pd.MultiIndex.from_frame(bought)) if len(bought) else np.zeros(len(cand), dtype=bool)
             new_X.append(cand)
             new_y.append(np.asarray(hit, dtype=int))
         self.checks_ = {"due": _fit_checked(self.due, due_X, due_y), "new": _fit_checked(self.new, new_X, new_y)}
-        lines = order_lines_until(data, day, self.history_days)
+        lines = order_lines_until(data, day, self.history_days, dated)
         self.stats_ = ItemStats(lines, self._segments(data))
         self.categories_ = self._categories(data)
         return self
@@ -343,14 +353,17 @@ class ProductModel:
             return pd.Series(dtype=object)
         return products.drop_duplicates("product_id").set_index("product_id")["category"]
 
-    def due_products(self, data: CanonicalData, day: pd.Timestamp) -> pd.DataFrame:
-        """account_id, product_id, propensity (of being in the next order) for every product an account bought."""
-        X = due_product_features(order_lines_until(data, day, self.history_days), day)
+    def due_products(self, data: CanonicalData, day: pd.Timestamp, lines: pd.DataFrame | None = None) -> pd.DataFrame:
+        """account_id, product_id, propensity (of being in the next order) for every product an account bought.
+        `lines`: order_lines_until(data, day, self.history_days) when the caller already has it."""
+        lines = order_lines_until(data, day, self.history_days) if lines is None else lines
+        X = due_product_features(lines, day)
         return X[["account_id", "product_id"]].assign(propensity=self.due.score(X))
 
-    def new_products(self, data: CanonicalData, day: pd.Timestamp, per_account: int = 10) -> pd.DataFrame:
+    def new_products(self, data: CanonicalData, day: pd.Timestamp, per_account: int = 10,
+                     lines: pd.DataFrame | None = None) -> pd.DataFrame:
         """account_id, product_id, because_id, propensity: the best never-bought products per account."""
-        lines = order_lines_until(data, day, self.history_days)
+        lines = order_lines_until(data, day, self.history_days) if lines is None else lines
         if lines.empty:
             return pd.DataFrame(columns=["account_id", "product_id", "because_id", "propensity"])
         categories = self._categories(data)
