@@ -221,6 +221,16 @@ def new_product_candidates(stats: ItemStats, lines: pd.DataFrame, segments: pd.S
 
 
 # ─────────────────────────────── the model ───────────────────────────────
+def _sample(dated: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """The lines of at most `limit` accounts (seeded): the learned scorers' cost bounded, whole accounts kept."""
+    accounts = np.sort(dated["account_id"].unique().astype(str))
+    if limit is None or len(accounts) <= limit:
+        return dated
+    chosen = np.random.default_rng(0).choice(accounts, limit, replace=False)
+    return dated[dated["account_id"].isin(chosen)]
+
+
+
 def _top_k_precision(X: pd.DataFrame, y: np.ndarray, score: np.ndarray, k: int = 2) -> float:
     """Share of each account's k best-scored products that were bought: how the cards use the ranking."""
     frame = pd.DataFrame({"a": X["account_id"].to_numpy(), "p": X["product_id"].to_numpy(), "s": score, "y": y})
@@ -302,11 +312,12 @@ class ProductModel:
     """
 
     def __init__(self, window_days: int = 30, history_days: int = 365, candidates_per_account: int = 30,
-                 cuts: int = 2):
+                 cuts: int = 2, max_train_accounts: int | None = 6000):
         self.window_days = window_days
         self.history_days = history_days
         self.candidates_per_account = candidates_per_account
         self.cuts = cuts
+        self.max_train_accounts = max_train_accounts
         # The fixed blends: the account's most-bought first (recent purchases break ties); co-purchase, then
         # segment popularity.  The learned scorers replace them only where they rank better (_fit_checked).
         self.due = _Scorer(DUE_FEATURES, {"order_share": 1.0, "recent_share": 0.01}, trees=True)
@@ -314,7 +325,8 @@ class ProductModel:
 
     def fit(self, data: CanonicalData, day: pd.Timestamp) -> ProductModel:
         due_X, due_y, new_X, new_y = [], [], [], []
-        dated = dated_lines(data)
+        everything = dated_lines(data)
+        dated = _sample(everything, self.max_train_accounts)  # the scorers' examples; the statistics see all
         for c in range(1, self.cuts + 1):
             cut = day - c * self.window_days * DAY
             lines = order_lines_until(data, cut, self.history_days, dated)
@@ -336,7 +348,7 @@ class ProductModel:
             new_X.append(cand)
             new_y.append(np.asarray(hit, dtype=int))
         self.checks_ = {"due": _fit_checked(self.due, due_X, due_y), "new": _fit_checked(self.new, new_X, new_y)}
-        lines = order_lines_until(data, day, self.history_days, dated)
+        lines = order_lines_until(data, day, self.history_days, everything)
         self.stats_ = ItemStats(lines, self._segments(data))
         self.categories_ = self._categories(data)
         return self

@@ -117,7 +117,7 @@ def lead_set(data: CanonicalData, day: pd.Timestamp, created_before: pd.Timestam
 def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730, step_days: int = 28,
           horizon_days: int = 14, effectiveness_events: pd.DataFrame | None = None,
           feedback: pd.DataFrame | None = None, effectiveness: bool = True, reorder_step_days: int = 14,
-          version: str | None = None) -> ModelBundle:
+          version: str | None = None, max_win_accounts: int | None = None) -> ModelBundle:
     """Fit every model on what was known on `as_of` (the data is cut here first, whatever was passed).
 
     Action effectiveness learns from `effectiveness_events` when given, else from the history itself
@@ -128,7 +128,7 @@ def train(data: CanonicalData, as_of: str | pd.Timestamp, window_days: int = 730
     known = as_known_on(data, day)
     start = day - pd.Timedelta(days=window_days)
     notes: list[str] = []
-    Xw, yw = win_set(known, _days(start, day - pd.Timedelta(days=1), step_days))
+    Xw, yw = win_set(sample_accounts(known, max_win_accounts), _days(start, day - pd.Timedelta(days=1), step_days))
     win = WinModel().fit(Xw, yw)
     Xr, yr = reorder_set(known, _days(day - pd.Timedelta(days=365), day - pd.Timedelta(days=horizon_days),
                                       reorder_step_days), horizon_days)
@@ -169,7 +169,7 @@ def train_predictors(data: CanonicalData, as_of: str | pd.Timestamp):
 # A run that learns for itself (score, predict without `stepwise train`): deal snapshots every 8 weeks over
 # two years, order snapshots every 2 weeks over one (every 4 beyond SMALL_HISTORY orders, where the rows are
 # plenty and building them is the cost); the same for both commands, so they agree.
-QUICK_SCHEDULE = {"window_days": 730, "step_days": 56}
+QUICK_SCHEDULE = {"window_days": 730, "step_days": 56, "max_win_accounts": 6000}
 SMALL_HISTORY = 150_000
 
 
@@ -177,6 +177,17 @@ def train_quick(data: CanonicalData, as_of: str | pd.Timestamp) -> ModelBundle:
     day = as_utc(as_of)
     return train(data, day, effectiveness=False, version=f"{MODEL_FAMILY}-auto@{day:%Y-%m-%d}",
                  reorder_step_days=reorder_step(data), **QUICK_SCHEDULE)
+
+
+def sample_accounts(data: CanonicalData, limit: int | None) -> CanonicalData:
+    """At most `limit` accounts with deals (seeded, so the same data gives the same sample), with everything
+    hanging off them: a training set's cost bounded, its rows still whole accounts' histories."""
+    deals = data.table("deals")
+    accounts = np.sort(deals["account_id"].dropna().unique().astype(str))
+    if limit is None or len(accounts) <= limit:
+        return data
+    chosen = np.random.default_rng(0).choice(accounts, limit, replace=False)
+    return data.subset(set(chosen), set())
 
 
 def reorder_step(data: CanonicalData) -> int:
