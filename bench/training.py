@@ -63,8 +63,9 @@ def bench_size(folder: Path, n: int, full: bool) -> None:
     timed(f"reorder model fit ({len(yr):,} rows, ≤150k used)", lambda: ReorderModel().fit(Xr, yr))
     timed("product model fit (2 cut days)", lambda: ProductModel().fit(known, day))
     start = day - pd.Timedelta(days=q["window_days"])
-    Xw, yw = timed("win snapshots (every 8 weeks, 2 years)", lambda: training.win_set(
-        known, training._days(start, day - pd.Timedelta(days=1), q["step_days"])))
+    Xw, yw = timed(f"win snapshots (every 8 weeks, 2 years, ≤{q['max_win_accounts']:,} accounts)",
+                   lambda: training.win_set(training.sample_accounts(known, q["max_win_accounts"]),
+                                            training._days(start, day - pd.Timedelta(days=1), q["step_days"])))
     timed(f"win model fit ({len(yw):,} rows)", lambda: WinModel().fit(Xw, yw))
     timed("quick schedule, all models (what score runs)", lambda: training.train_quick(known, day))
     if full:
