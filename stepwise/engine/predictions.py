@@ -190,13 +190,8 @@ def deal_predictions(data: CanonicalData, as_of: pd.Timestamp, predictors: Predi
     if X.empty:
         return out
     p = pd.Series(model.predict_proba(X), index=X.index)
-    ev = p * X["amount"].astype(float)
-    out.loc[X.index, "win_probability"] = p.round(4)
-    out.loc[X.index, "deal_expected_value"] = ev.round(2)
-    out.loc[X.index, "deal_value_index"] = _value_index(ev, predictors.reference_value.get("deal"))
-    out.loc[X.index, "deal_predicted"] = True
-    out["deal_predicted"] = out["deal_predicted"].astype(bool)
-    return out
+    return _with_value(out, p, X["amount"].astype(float), predictors.reference_value.get("deal"),
+                       list(DEAL_PREDICTIONS))
 
 
 def lead_predictions(data: CanonicalData, as_of: pd.Timestamp, predictors: Predictors | None,
@@ -212,12 +207,20 @@ def lead_predictions(data: CanonicalData, as_of: pd.Timestamp, predictors: Predi
         return out
     p = pd.Series(model.predict_proba(X), index=X.index)
     value = open_leads.drop_duplicates("lead_id").set_index("lead_id")["estimated_value"].reindex(X.index)
-    ev = p * pd.to_numeric(value, errors="coerce")
-    out.loc[X.index, "conversion_probability"] = p.round(4)
-    out.loc[X.index, "lead_expected_value"] = ev.round(2)
-    out.loc[X.index, "lead_value_index"] = _value_index(ev, predictors.reference_value.get("lead"))
-    out.loc[X.index, "lead_predicted"] = True
-    out["lead_predicted"] = out["lead_predicted"].astype(bool)
+    return _with_value(out, p, pd.to_numeric(value, errors="coerce"), predictors.reference_value.get("lead"),
+                       list(LEAD_PREDICTIONS))
+
+
+def _with_value(out: pd.DataFrame, p: pd.Series, value: pd.Series, reference: float | None,
+                columns: list[str]) -> pd.DataFrame:
+    """`columns` = probability, expected value, value index, predicted flag (the *_PREDICTIONS order)."""
+    probability, expected, index, flag = columns
+    ev = p * value
+    out.loc[p.index, probability] = p.round(4)
+    out.loc[p.index, expected] = ev.round(2)
+    out.loc[p.index, index] = _value_index(ev, reference)
+    out.loc[p.index, flag] = True
+    out[flag] = out[flag].astype(bool)
     return out
 
 
