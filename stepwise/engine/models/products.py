@@ -38,6 +38,10 @@ DUE_FEATURES = ["order_share", "recent_share", "orders_since", "product_due_rati
                 "share_of_top", "rank_in_account", "frequency_of_top", "frequency_rank"]
 NEW_FEATURES = ["co_purchase", "best_lift", "segment_popularity", "popularity", "category_affinity"]
 DAY = pd.Timedelta(days=1)
+# Fixed rankings the learned scorers must beat (the first is the default with no history to check on).
+DUE_BLENDS = {"most-bought": {"order_share": 1.0, "recent_share": 0.01}}
+NEW_BLENDS = {"co-purchase": {"co_purchase": 1.0, "segment_popularity": 0.5},
+              "popularity": {"popularity": 1.0, "segment_popularity": 0.1}}
 
 
 def dated_lines(data: CanonicalData) -> pd.DataFrame:
@@ -238,29 +242,37 @@ def _top_k_precision(X: pd.DataFrame, y: np.ndarray, score: np.ndarray, k: int =
     return float(top["y"].mean()) if len(top) else float("nan")
 
 
-def _fit_checked(scorer: _Scorer, Xs: list[pd.DataFrame], ys: list[np.ndarray]) -> dict[str, Any]:
-    """Learn only what beats the fixed blend on the newest month, out of time (Xs[0] is the newest cut).
+def _fit_checked(scorer: _Scorer, Xs: list[pd.DataFrame], ys: list[np.ndarray],
+                 blends: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Learn only what beats every fixed blend on the newest month, out of time (Xs[0] is the newest cut).
 
-    Fitted on the older cut(s) and checked on the newest: if the learned ranking's top 2 per account are not
-    bought more often than the fixed blend's, the blend is kept; otherwise it is refitted on every cut.
+    The fixed blends (e.g. most-bought; co-purchase; plain popularity) are ranked on the newest month and the
+    best becomes the scorer's fallback.  The learned scorer, fitted on the older cut(s), must then put more
+    bought products in each account's top 2 than that blend; if it does, it is refitted on every cut.
     """
     if not Xs:
         return {"used": "fallback", "why": "no order history"}
+    newest, y_newest = Xs[0], ys[0]
+    if len(newest):
+        scores = {name: _top_k_precision(newest, y_newest, _Scorer(scorer.features, blend).score(newest))
+                  for name, blend in blends.items()}
+        best = max(scores, key=lambda name: (scores[name], -list(blends).index(name)))
+    else:
+        scores, best = {}, next(iter(blends))
+    scorer.fallback = blends[best]
+    out: dict[str, Any] = {"fallback": best, "fallback_precision": scores.get(best), "blends": scores}
     if len(Xs) >= 2:
         trial = _Scorer(scorer.features, scorer.fallback, scorer.min_per_class, scorer.trees)
         trial.fit(pd.concat(Xs[1:], ignore_index=True), np.concatenate(ys[1:]))
-        if trial.learned and len(Xs[0]):
-            learned = _top_k_precision(Xs[0], ys[0], trial.score(Xs[0]))
-            fixed = _top_k_precision(Xs[0], ys[0], _Scorer(scorer.features, scorer.fallback).score(Xs[0]))
-            if not learned > fixed:
-                return {"used": "fallback", "learned_precision": learned, "fallback_precision": fixed}
+        if trial.learned and len(newest):
+            out["learned_precision"] = learned = _top_k_precision(newest, y_newest, trial.score(newest))
+            if not learned > scores[best]:
+                return {**out, "used": "fallback"}
             scorer.fit(pd.concat(Xs, ignore_index=True), np.concatenate(ys))
-            return {"used": "learned" if scorer.learned else "fallback", "learned_precision": learned,
-                    "fallback_precision": fixed}
+            return {**out, "used": "learned" if scorer.learned else "fallback"}
     scorer.fit(pd.concat(Xs, ignore_index=True), np.concatenate(ys))
-    return {"used": "learned" if scorer.learned else "fallback",
+    return {**out, "used": "learned" if scorer.learned else "fallback",
             "why": "not checked: too little history before the newest month"}
-
 
 
 class _Scorer:
@@ -318,10 +330,10 @@ class ProductModel:
         self.candidates_per_account = candidates_per_account
         self.cuts = cuts
         self.max_train_accounts = max_train_accounts
-        # The fixed blends: the account's most-bought first (recent purchases break ties); co-purchase, then
-        # segment popularity.  The learned scorers replace them only where they rank better (_fit_checked).
-        self.due = _Scorer(DUE_FEATURES, {"order_share": 1.0, "recent_share": 0.01}, trees=True)
-        self.new = _Scorer(NEW_FEATURES, {"co_purchase": 1.0, "segment_popularity": 0.5})
+        # The fixed blends rank until the history shows better (_fit_checked); the learned scorers replace them
+        # only where they rank better on the newest month.
+        self.due = _Scorer(DUE_FEATURES, DUE_BLENDS["most-bought"], trees=True)
+        self.new = _Scorer(NEW_FEATURES, NEW_BLENDS["co-purchase"])
 
     def fit(self, data: CanonicalData, day: pd.Timestamp) -> ProductModel:
         due_X, due_y, new_X, new_y = [], [], [], []
@@ -347,7 +359,8 @@ class ProductModel:
                 pd.MultiIndex.from_frame(bought)) if len(bought) else np.zeros(len(cand), dtype=bool)
             new_X.append(cand)
             new_y.append(np.asarray(hit, dtype=int))
-        self.checks_ = {"due": _fit_checked(self.due, due_X, due_y), "new": _fit_checked(self.new, new_X, new_y)}
+        self.checks_ = {"due": _fit_checked(self.due, due_X, due_y, DUE_BLENDS),
+                        "new": _fit_checked(self.new, new_X, new_y, NEW_BLENDS)}
         lines = order_lines_until(data, day, self.history_days, everything)
         self.stats_ = ItemStats(lines, self._segments(data))
         self.categories_ = self._categories(data)
