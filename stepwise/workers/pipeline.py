@@ -14,7 +14,7 @@ import pandas as pd
 
 from stepwise.engine.catalog import Catalog
 from stepwise.engine.models.apply import EngineModels
-from stepwise.engine.models.training import train_predictors
+from stepwise.engine.models.training import MODEL_FAMILY, train_predictors
 from stepwise.engine.predictions import Predictors
 from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
@@ -98,8 +98,11 @@ def predictors_for(data: CanonicalData, source: str, as_of: pd.Timestamp, store:
     day = as_of.strftime("%Y-%m-%d")
     if store is not None:
         bundle = ModelStore(store.engine.url.render_as_string(hide_password=False)).latest(source, day)
-        if bundle is not None:
+        if bundle is not None and bundle.version.split("@")[0].removesuffix("-auto") == MODEL_FAMILY:
             return bundle.predictors()
+        if bundle is not None:
+            log.warning("stored model %s predates %s: learning the predictions in this run; run `stepwise train` "
+                        "to store a current one", bundle.version, MODEL_FAMILY)
     try:
         return train_predictors(data, as_of)
     except Exception:  # noqa: BLE001 - a history the models cannot learn from must not stop the run

@@ -32,7 +32,9 @@ from stepwise.engine.models.reorder import ReorderModel, due_rule_score, frequen
 from stepwise.engine.models.win import WinModel
 from stepwise.engine.records import CanonicalData, as_utc
 
-MODEL_FAMILY = "learned-1"
+# Bumped when a stored artifact of the previous family can no longer be read as predictions (learned-2: the
+# calibrated, shrunk estimators and the product model); an older one is skipped and the run learns its own.
+MODEL_FAMILY = "learned-2"
 
 
 @dataclass
