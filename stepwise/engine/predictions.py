@@ -83,11 +83,6 @@ class Predictors:
     reference_value: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def learned(self) -> dict[str, bool]:
-        return {name: bool(getattr(model, "fitted_", False) or getattr(model, "learned", False))
-                for name, model in (("reorder", self.reorder), ("win", self.win), ("lead", self.lead))}
-
 
 @dataclass
 class ProductScores:

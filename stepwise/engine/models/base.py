@@ -240,6 +240,14 @@ class ProbabilityModel:
         return (self.predict_proba(X) >= 0.5).astype(int)
 
 
+
+def seeded_sample(n: int, limit: int | None) -> np.ndarray | None:
+    """Sorted positions of a seeded uniform sample of `limit` out of `n`, or None when all `n` fit: a training
+    set's cost bounded, and the same data always gives the same sample (whichever process trains)."""
+    if not limit or n <= limit:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, limit, replace=False))
+
 def logistic_pipeline(numeric: list[str], categorical: list[str], C: float) -> Pipeline:
     """Scaled numbers + one-hot categories → L2 logistic; strong regularisation keeps weak signal near the base rate."""
     parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)]

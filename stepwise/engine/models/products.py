@@ -32,6 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from stepwise.engine.models.base import seeded_sample
 from stepwise.engine.records import CanonicalData
 
 DUE_FEATURES = ["order_share", "recent_share", "orders_since", "product_due_ratio", "log_quantity", "times_bought",
@@ -107,17 +108,17 @@ def due_product_features(lines: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame
     return out[["account_id", "product_id", *DUE_FEATURES]]
 
 
-def _next_order_products(data: CanonicalData, day: pd.Timestamp, window_days: int,
+def next_order_products(data: CanonicalData, day: pd.Timestamp, window_days: int,
                          dated: pd.DataFrame | None = None) -> pd.DataFrame:
     """(account, product) of each account's first order in (day, day + window]: the due-product label."""
     orders = data.table("orders")[["order_id", "account_id", "ordered_at"]].dropna()
     later = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + window_days * DAY)]
     first = later.sort_values(["ordered_at", "order_id"]).drop_duplicates("account_id")
-    window = _bought_between(data, day, day + window_days * DAY, dated, pairs=False)
+    window = bought_between(data, day, day + window_days * DAY, dated, pairs=False)
     return window[window["order_id"].isin(first["order_id"])][["account_id", "product_id"]].drop_duplicates()
 
 
-def _bought_between(data: CanonicalData, start: pd.Timestamp, stop: pd.Timestamp, dated: pd.DataFrame | None = None,
+def bought_between(data: CanonicalData, start: pd.Timestamp, stop: pd.Timestamp, dated: pd.DataFrame | None = None,
                     pairs: bool = True) -> pd.DataFrame:
     dated = dated_lines(data) if dated is None else dated
     window = dated[(dated["ordered_at"] > start) & (dated["ordered_at"] <= stop)]
@@ -228,10 +229,8 @@ def new_product_candidates(stats: ItemStats, lines: pd.DataFrame, segments: pd.S
 def _sample(dated: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     """The lines of at most `limit` accounts (seeded): the learned scorers' cost bounded, whole accounts kept."""
     accounts = np.sort(dated["account_id"].unique().astype(str))
-    if limit is None or len(accounts) <= limit:
-        return dated
-    chosen = np.random.default_rng(0).choice(accounts, limit, replace=False)
-    return dated[dated["account_id"].isin(chosen)]
+    keep = seeded_sample(len(accounts), limit)
+    return dated if keep is None else dated[dated["account_id"].isin(accounts[keep])]
 
 
 
@@ -284,16 +283,12 @@ class _Scorer:
         self.fallback = fallback
         self.min_per_class = min_per_class
         self.pipeline_ = None
-        self.n_train_ = 0
-        self.base_rate_ = float("nan")
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, max_rows: int = 200_000) -> _Scorer:
         y = np.asarray(y, dtype=int)
-        if len(y) > max_rows:
-            keep = np.sort(np.random.default_rng(0).choice(len(y), max_rows, replace=False))
+        keep = seeded_sample(len(y), max_rows)
+        if keep is not None:
             X, y = X.iloc[keep], y[keep]
-        self.n_train_ = int(len(y))
-        self.base_rate_ = float(y.mean()) if len(y) else float("nan")
         if min(int(y.sum()), len(y) - int(y.sum())) >= self.min_per_class:
             with threadpool_limits(limits=1):
                 estimator = (HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, min_samples_leaf=50,
@@ -345,7 +340,7 @@ class ProductModel:
             if lines.empty:
                 continue
             X = due_product_features(lines, cut)
-            nxt = _next_order_products(data, cut, self.window_days, dated)
+            nxt = next_order_products(data, cut, self.window_days, dated)
             ordered = X["account_id"].isin(set(nxt["account_id"]))  # only accounts that did order: "in the next order"
             X = X[ordered.to_numpy()]
             hit = pd.MultiIndex.from_frame(X[["account_id", "product_id"]]).isin(pd.MultiIndex.from_frame(nxt))
@@ -354,7 +349,7 @@ class ProductModel:
             segments = self._segments(data)
             cand = new_product_candidates(ItemStats(lines, segments), lines, segments, self._categories(data),
                                           self.candidates_per_account)
-            bought = _bought_between(data, cut, cut + self.window_days * DAY, dated)
+            bought = bought_between(data, cut, cut + self.window_days * DAY, dated)
             hit = pd.MultiIndex.from_frame(cand[["account_id", "product_id"]]).isin(
                 pd.MultiIndex.from_frame(bought)) if len(bought) else np.zeros(len(cand), dtype=bool)
             new_X.append(cand)

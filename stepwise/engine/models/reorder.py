@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from stepwise.engine.models.base import ProbabilityModel
+from stepwise.engine.models.base import ProbabilityModel, seeded_sample
 from stepwise.engine.models.features import ACCOUNT_NUMERIC
 
 
@@ -34,8 +34,8 @@ class ReorderModel(ProbabilityModel):
     def fit(self, X: pd.DataFrame, y) -> ReorderModel:
         """A uniform, seeded sample beyond `max_train_rows` snapshot rows: the same rates, a bounded fit time."""
         y = np.asarray(y, dtype=int)
-        if self.max_train_rows and len(X) > self.max_train_rows:
-            keep = np.sort(np.random.default_rng(0).choice(len(X), self.max_train_rows, replace=False))
+        keep = seeded_sample(len(X), self.max_train_rows)
+        if keep is not None:
             X, y = X.iloc[keep], y[keep]
         super().fit(X, y)
         return self

@@ -25,7 +25,7 @@ from stepwise.engine.catalog import Catalog
 from stepwise.engine.history import as_known_on
 from stepwise.engine.models.base import auc
 from stepwise.engine.models.features import account_order_features
-from stepwise.engine.models.products import order_lines_until
+from stepwise.engine.models.products import bought_between, dated_lines, next_order_products, order_lines_until
 from stepwise.engine.records import CanonicalData, as_utc
 
 CALL_DAYS = 14
@@ -46,6 +46,7 @@ def scorecard(data: CanonicalData, days: list[pd.Timestamp], catalog: Catalog, t
     if train is None:
         from stepwise.engine.models.training import train_predictors as train
     rows = []
+    dated = dated_lines(data)  # every order line with its day, joined once for all the days
     for day in days:
         known = as_known_on(data, day)
         predictors = train(known, day)
@@ -53,12 +54,12 @@ def scorecard(data: CanonicalData, days: list[pd.Timestamp], catalog: Catalog, t
         cards = pd.DataFrame([{"account_id": r.account_id, "action_id": r.action_id, "record_type": r.record_type,
                                "products": [(p["product_id"], p["role"]) for p in r.offer.get("products", [])]}
                               for r in result.recommendations if r.record_type == "account"])
-        rows.append(_day_measures(data, known, day, cards, predictors))
+        rows.append(_day_measures(data, known, day, cards, predictors, dated))
     return {"days": rows, "mean": _mean(rows)}
 
 
 def _day_measures(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, cards: pd.DataFrame,
-                  predictors) -> dict[str, Any]:
+                  predictors, dated: pd.DataFrame) -> dict[str, Any]:
     X = account_order_features(known, day)
     orders = data.table("orders")
     after = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + CALL_DAYS * DAY)]
@@ -83,8 +84,8 @@ def _day_measures(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, 
     out["auc_frequency"] = _f(auc(y, frequency))
     out["auc_due_rule"] = _f(auc(y, due))
 
-    out.update(_offered_products(data, known, day, calls, predictors))
-    out.update(_cross_sell(data, known, day, cards))
+    out.update(_offered_products(data, known, day, calls, predictors, dated))
+    out.update(_cross_sell(data, day, cards, dated))
     return out
 
 
@@ -95,30 +96,22 @@ def _top_precision(y: pd.Series, score: pd.Series, n: int) -> float | None:
     return _f(y.to_numpy()[order].mean())
 
 
-def _next_order_products(data: CanonicalData, day: pd.Timestamp) -> dict[str, set[str]]:
-    orders = data.table("orders")
-    later = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + CROSS_SELL_DAYS * DAY)]
-    first = later.sort_values(["ordered_at", "order_id"]).drop_duplicates("account_id")
-    lines = data.table("order_lines").merge(first[["order_id", "account_id"]], on="order_id")
-    return lines.groupby("account_id")["product_id"].agg(set).to_dict()
-
-
 def _offered_products(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, calls: pd.DataFrame,
-                      predictors) -> dict:
+                      predictors, dated: pd.DataFrame) -> dict:
     """Products on replenishment cards that are in the account's next order (accounts that ordered within 30 days);
     and the learned ranking before the product rules took out what is out of stock or under the margin floor."""
     if calls.empty or data.order_lines is None:
         return {"offered_products": 0, "offered_precision": None, "most_bought_precision": None,
                 "ranking_precision": None}
-    nxt = _next_order_products(data, day)
-    lines = order_lines_until(known, day)
+    nxt = next_order_products(data, day, CROSS_SELL_DAYS, dated).groupby("account_id")["product_id"].agg(set).to_dict()
+    lines = order_lines_until(known, day, dated=dated)
     most = (lines.groupby(["account_id", "product_id"]).size().rename("n").reset_index()
             .sort_values(["account_id", "n", "product_id"], ascending=[True, False, True]))
     most = most.groupby("account_id")["product_id"].agg(list).to_dict()
     model = predictors.products if predictors is not None else None
     ranked: dict[str, list[str]] = {}
     if model is not None:
-        due = model.due_products(known, day).sort_values(["account_id", "propensity"], ascending=[True, False],
+        due = model.due_products(known, day, lines).sort_values(["account_id", "propensity"], ascending=[True, False],
                                                         kind="stable")
         ranked = due.groupby("account_id")["product_id"].agg(list).to_dict()
     ours, base, before = [], [], []
@@ -135,21 +128,18 @@ def _offered_products(data: CanonicalData, known: CanonicalData, day: pd.Timesta
             "ranking_precision": _f(np.mean(before)) if before else None}
 
 
-def _cross_sell(data: CanonicalData, known: CanonicalData, day: pd.Timestamp, cards: pd.DataFrame) -> dict:
+def _cross_sell(data: CanonicalData, day: pd.Timestamp, cards: pd.DataFrame, dated: pd.DataFrame) -> dict:
     """Never-bought products offered on any account card, bought within 30 days, per 100 offers."""
     empty = {"cross_sell_offers": 0, "cross_sell_hits_per_100": None, "popularity_hits_per_100": None}
     if cards.empty or data.order_lines is None:
         return empty
-    lines = order_lines_until(known, day)
+    lines = order_lines_until(data, day, dated=dated)
     owned = lines.groupby("account_id")["product_id"].agg(set).to_dict()
     offers = {(a, pid) for a, products in zip(cards["account_id"], cards["products"]) for pid, _ in products
               if pid not in owned.get(a, set())}
     if not offers:
         return empty
-    orders = data.table("orders")
-    later = orders[(orders["ordered_at"] > day) & (orders["ordered_at"] <= day + CROSS_SELL_DAYS * DAY)]
-    bought = set(map(tuple, data.table("order_lines").merge(later[["order_id", "account_id"]], on="order_id")
-                     [["account_id", "product_id"]].to_numpy()))
+    bought = set(map(tuple, bought_between(data, day, day + CROSS_SELL_DAYS * DAY, dated).to_numpy()))
     popular = lines.drop_duplicates(["account_id", "product_id"]).groupby("product_id").size()
     popular = popular.sort_values(ascending=False, kind="stable").index.tolist()
     per_account = pd.Series([a for a, _ in offers]).value_counts()

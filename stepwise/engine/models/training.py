@@ -15,7 +15,7 @@ import pandas as pd
 
 from stepwise.engine.history import as_known_on, closed_at, lead_decided_by
 from stepwise.engine.models.action_events import action_events
-from stepwise.engine.models.base import GroupRate, auc, brier, precision_at_k
+from stepwise.engine.models.base import GroupRate, auc, brier, precision_at_k, seeded_sample
 from stepwise.engine.models.effectiveness import ActionEffectiveness
 from stepwise.engine.models.features import (
     OBJECTION_FLAG,
@@ -184,12 +184,9 @@ def train_quick(data: CanonicalData, as_of: str | pd.Timestamp) -> ModelBundle:
 def sample_accounts(data: CanonicalData, limit: int | None) -> CanonicalData:
     """At most `limit` accounts with deals (seeded, so the same data gives the same sample), with everything
     hanging off them: a training set's cost bounded, its rows still whole accounts' histories."""
-    deals = data.table("deals")
-    accounts = np.sort(deals["account_id"].dropna().unique().astype(str))
-    if limit is None or len(accounts) <= limit:
-        return data
-    chosen = np.random.default_rng(0).choice(accounts, limit, replace=False)
-    return data.subset(set(chosen), set())
+    accounts = np.sort(data.table("deals")["account_id"].dropna().unique().astype(str))
+    keep = seeded_sample(len(accounts), limit)
+    return data if keep is None else data.subset(set(accounts[keep]), set())
 
 
 def reorder_step(data: CanonicalData) -> int:
