@@ -24,8 +24,8 @@ from pathlib import Path
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.recommendation import recommendation_id
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
-from stepwise.integration.store import Store
+from stepwise.sample.company import write_company
+from stepwise.store.core import Store
 from stepwise.workers.pipeline import run_pipeline
 
 AS_OF = "2026-11-23"
@@ -162,7 +162,7 @@ def main() -> None:
         routes = {
             "bare route (floor)": (["--chdir", str(work), "bare_app:app"], {"BENCH_BODY": str(work / "body.json")},
                                    work / "bare.lua"),
-            "card endpoint": (["stepwise.cards.app:create_app()"],
+            "card endpoint": (["stepwise.web.app:create_app()"],
                               {"STEPWISE_DATABASE_URL": url, "STEPWISE_API_TOKENS": TOKEN, "STEPWISE_REDIS_URL": ""},
                               work / "real.lua"),
         }

@@ -3,8 +3,8 @@
 For each CRM and each size N: a first (full) sync — pull, then one recommendation per deal
 written back — and then an incremental sync after 1 % of the records changed (pull + write-back).
 Calls are counted at the HTTP layer by the fakes the connectors' counting tests use
-(tests/integration/salesforce/sf_fake.py through `responses`; tests/integration/hubspot/
-fake_hubspot.py behind a local pytest-httpserver) and checked against the connector's own count.
+(tests/integration/salesforce/stepwise.integration.salesforce.fake.py through `responses`; tests/integration/hubspot/
+stepwise.integration.hubspot.fake.py behind a local pytest-httpserver) and checked against the connector's own count.
 
 Minimum (the counting tests' formulas; ⌈x⌉⁺ = max(1, ⌈x⌉): an empty read still costs its one call):
 
@@ -63,29 +63,22 @@ from math import ceil
 from pathlib import Path
 from typing import Any
 
+import redis
+import responses
+from pytest_httpserver import HTTPServer
+
+from stepwise.integration.http import limiter_for
+from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken
+from stepwise.integration.hubspot.connector import HubSpotConnector
+from stepwise.integration.hubspot.fake import ENGAGEMENTS, TOKEN, FakeHubSpot, make_rec
+from stepwise.integration.hubspot.fake import minimum_calls as hubspot_first_minimum
+from stepwise.integration.salesforce.client import connect
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, _moment, build_org, session_settings
+from stepwise.integration.salesforce.fake import make_rec as sf_rec
+from stepwise.store.core import Store
+
 ROOT = Path(__file__).resolve().parents[1]
-SF_TESTS = ROOT / "tests" / "integration" / "salesforce"
-HS_TESTS = ROOT / "tests" / "integration" / "hubspot"
-for _path in (ROOT, SF_TESTS, HS_TESTS):  # the fakes import their helpers by name, as under pytest
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import redis  # noqa: E402
-import responses  # noqa: E402
-from fake_hubspot import ENGAGEMENTS, TOKEN, FakeHubSpot  # noqa: E402
-from hs_helpers import make_rec  # noqa: E402
-from pytest_httpserver import HTTPServer  # noqa: E402
-from sf_fake import FakeSalesforce, _moment  # noqa: E402
-from sf_helpers import FAST, build_org, session_settings  # noqa: E402
-from test_hubspot_calls import minimum_calls as hubspot_first_minimum  # noqa: E402
-from test_salesforce_pull import rec as sf_rec  # noqa: E402
-
-from stepwise.integration.hubspot import HubSpotConnector  # noqa: E402
-from stepwise.integration.hubspot_client import HubSpotClient, Limits, StaticToken  # noqa: E402
-from stepwise.integration.ratelimit import limiter_for  # noqa: E402
-from stepwise.integration.salesforce import SalesforceConnector  # noqa: E402
-from stepwise.integration.salesforce_client import connect  # noqa: E402
-from stepwise.integration.store import Store  # noqa: E402
 
 TARGET = 1.05
 UNTHROTTLED = 1_000_000  # calls per second: far above anything this machine sends

@@ -22,7 +22,7 @@ from pathlib import Path
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
 
 AS_OF = "2026-11-23"
 

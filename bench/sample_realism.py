@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from stepwise.integration.sample_company import generate_company
+from stepwise.sample.company import generate_company
 
 AS_OF = "2026-11-23"
 # Measured on a real wholesale distributor's ERP history.

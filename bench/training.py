@@ -24,7 +24,7 @@ from stepwise.engine.models.products import ProductModel
 from stepwise.engine.models.reorder import ReorderModel
 from stepwise.engine.models.win import WinModel
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
 
 AS_OF = "2026-11-23"
 

@@ -23,7 +23,7 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.engine.records import as_utc
 from stepwise.engine.run import build_signals
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
 
 AS_OF = "2026-11-23"
 _CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,

@@ -9,9 +9,9 @@ a full HubSpot sync.  The run fans out: one process pulls and plans, every proce
 the one settling the last chunk writes back.  Reported per stage from the store's own timestamps:
 pull (send → run started), plan (cut into chunks), score (plan → last chunk settled),
 finish (write-back and close), and the API calls the fake HubSpot counted against the
-minimum for the calls used (`minimum_calls` in tests/integration/hubspot/test_hubspot_calls.py).
+minimum for the calls used (`minimum_calls` in stepwise/integration/hubspot/fake.py).
 
-The fake HubSpot (tests/integration/hubspot/fake_hubspot.py, the same one the tests use) runs
+The fake HubSpot (tests/integration/hubspot/stepwise.integration.hubspot.fake.py, the same one the tests use) runs
 in this process behind a threaded werkzeug server; the rate limiter is set far above its
 published 100/10 s (HUBSPOT_RATE_LIMIT) so the figures are Stepwise's, not HubSpot's quota —
 at the real limit a first sync of 100,000 deals is bounded by the quota (≈ 9 minutes of calls).
@@ -31,14 +31,13 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "integration" / "hubspot")]
+from sqlalchemy import create_engine, make_url, text
+from werkzeug import Request
+from werkzeug.serving import make_server
 
-from fake_hubspot import ENGAGEMENTS, TOKEN, FakeHubSpot  # noqa: E402
-from sqlalchemy import create_engine, make_url, text  # noqa: E402
-from test_hubspot_calls import minimum_calls  # noqa: E402
-from werkzeug import Request  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from stepwise.integration.hubspot.fake import ENGAGEMENTS, TOKEN, FakeHubSpot, minimum_calls
+
+ROOT = Path(__file__).resolve().parents[1]
 
 AS_OF = "2026-11-23"
 REDIS_URL = os.environ.get("STEPWISE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")

@@ -50,7 +50,7 @@ def test_the_json_writer_writes_exactly_what_json_dump_writes():
     import io
     import json
 
-    from stepwise.cli import _write_json_array
+    from stepwise.cli.core import _write_json_array
 
     for items in ([], [{"a": 1}], [{"a": i, "é": "ü"} for i in range(5)], [{"a": i} for i in range(6)]):
         ours, reference = io.StringIO(), io.StringIO()

@@ -48,7 +48,9 @@ def connector_for(spec: str) -> Connector:
     """`files:DIR` → FilesConnector(DIR); the part after the colon is the source's argument."""
     kind, _, argument = spec.partition(":")
     # Importing the modules registers them; done lazily so the CLI starts fast.
-    from stepwise.integration import files, hubspot, salesforce  # noqa: F401
+    from stepwise.integration import files  # noqa: F401
+    from stepwise.integration.hubspot import connector as _hubspot  # noqa: F401
+    from stepwise.integration.salesforce import connector as _salesforce  # noqa: F401
 
     if kind not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))

@@ -19,9 +19,9 @@ from stepwise.engine.predictions import Predictors
 from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
-from stepwise.integration.model_store import ModelStore
-from stepwise.integration.store import Store
 from stepwise.logs import run_scope
+from stepwise.store.core import Store
+from stepwise.store.models import ModelStore
 from stepwise.workers.narrate import Narrator, recent_notes
 from stepwise.workers.quarantine import recommend_or_quarantine
 

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.integration.base import connector_for
-from stepwise.integration.store import Store
 from stepwise.settings import get_settings
+from stepwise.store.core import Store
 from stepwise.workers import fanout
 from stepwise.workers.celery_app import app
 from stepwise.workers.pipeline import narrator_from
@@ -30,7 +30,7 @@ def _connector(source: str, full: bool):
     if full and source == "salesforce":
         return connector_for("salesforce:full")
     if full and source.partition(":")[0] == "hubspot":
-        from stepwise.integration.hubspot import HubSpotConnector
+        from stepwise.integration.hubspot.connector import HubSpotConnector
 
         return HubSpotConnector.from_settings(source.partition(":")[2], full=True)
     return connector_for(source)
@@ -81,7 +81,7 @@ def score_chunk(self, run_id: str, chunk: int) -> dict:
           retry_backoff_max=600, retry_jitter=True, max_retries=10)
 def finish_run(self, run_id: str) -> dict:
     """Expire, write back and close a fanned-out run; retried while the CRM or the store is down."""
-    from stepwise.integration.run_chunks import RunChunks
+    from stepwise.store.chunks import RunChunks
 
     settings = get_settings()
     store = Store(settings.database_url)
@@ -130,7 +130,7 @@ def expire_stale(as_of: str | None = None) -> dict:
 @app.task(name="stepwise.retrain")
 def retrain(source: str, as_of: str | None = None) -> dict:
     """Monthly retraining of the learning models on what closed before the day."""
-    from stepwise.workers import learning
+    from stepwise.learning import jobs as learning
 
     return {"model_version": learning.retrain(source, as_of or date.today().isoformat())}
 

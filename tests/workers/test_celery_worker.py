@@ -9,8 +9,8 @@ import sys
 import redis
 from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
-from stepwise.integration.sample_company import write_company
-from stepwise.integration.store import Store
+from stepwise.sample.company import write_company
+from stepwise.store.core import Store
 from stepwise.workers.leader import LEADER_KEY, LeaderLock
 
 

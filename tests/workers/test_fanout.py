@@ -7,8 +7,8 @@ import pytest
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.run_chunks import RunChunks
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
+from stepwise.store.chunks import RunChunks
 from stepwise.workers import fanout
 from stepwise.workers.chunking import pack, plan_chunks, split, unpack
 
@@ -131,7 +131,7 @@ def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_di
     import subprocess
     import sys
 
-    from stepwise.integration.store import Store
+    from stepwise.store.core import Store
 
     db = tmp_path / "status.db"
     store = Store(f"sqlite:///{db}")
@@ -151,7 +151,7 @@ def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_di
 
 
 def test_a_webhooks_store_source_name_reaches_the_right_hubspot_connector(monkeypatch):
-    from stepwise.integration.hubspot import HubSpotConnector
+    from stepwise.integration.hubspot.connector import HubSpotConnector
     from stepwise.settings import get_settings
     from stepwise.workers import tasks
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
 from stepwise.workers.pipeline import run_pipeline
 
 AS_OF = "2026-11-23"

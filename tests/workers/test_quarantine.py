@@ -6,7 +6,7 @@ import pytest
 
 import stepwise.engine.run as engine_run
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
+from stepwise.sample.company import write_company
 from stepwise.workers.pipeline import run_pipeline
 
 AS_OF = "2026-11-23"

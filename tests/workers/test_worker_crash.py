@@ -14,8 +14,8 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.sample_company import write_company
-from stepwise.integration.store import Store
+from stepwise.sample.company import write_company
+from stepwise.store.core import Store
 from stepwise.workers.fanout import recommendations_of_run
 
 AS_OF = "2026-11-23"

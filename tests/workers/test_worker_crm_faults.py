@@ -4,17 +4,12 @@ the CRM rejects for good is recorded with the CRM's message and the rest of the 
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "hubspot"))
-
-from fake_hubspot import TOKEN, FakeHubSpot  # noqa: E402
-
-from stepwise.integration.store import Store  # noqa: E402
-from stepwise.workers.celery_app import make_celery  # noqa: E402
+from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
+from stepwise.store.core import Store
+from stepwise.workers.celery_app import make_celery
 
 
 def test_429s_and_5xx_are_retried_and_a_rejected_record_is_recorded_while_the_rest_is_written(tmp_path, httpserver):

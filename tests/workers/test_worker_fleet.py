@@ -12,9 +12,9 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.run_chunks import RunChunks
-from stepwise.integration.sample_company import write_company
-from stepwise.integration.store import Store
+from stepwise.sample.company import write_company
+from stepwise.store.chunks import RunChunks
+from stepwise.store.core import Store
 from stepwise.workers.celery_app import make_celery
 from stepwise.workers.fanout import recommendations_of_run
 from stepwise.workers.leader import LeaderLock

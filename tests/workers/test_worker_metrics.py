@@ -49,7 +49,7 @@ def test_a_prefork_worker_started_by_the_cli_serves_the_sum_of_its_pool_processe
     env = {**os.environ, "STEPWISE_REDIS_URL": REDIS_URL, "STEPWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
            "STEPWISE_WORKER_METRICS_PORT": str(port)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    from stepwise.integration.store import Store
+    from stepwise.store.core import Store
 
     Store(f"sqlite:///{tmp_path / 'p.db'}").counts()  # the schema first: two pool processes need not race for it
     proc = subprocess.Popen([sys.executable, "-m", "stepwise.cli", "worker", "--pool", "prefork", "--concurrency", "2",

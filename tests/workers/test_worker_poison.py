@@ -11,9 +11,9 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
-from stepwise.integration.run_chunks import RunChunks
-from stepwise.integration.sample_company import write_company
-from stepwise.integration.store import Store
+from stepwise.sample.company import write_company
+from stepwise.store.chunks import RunChunks
+from stepwise.store.core import Store
 from stepwise.workers.celery_app import make_celery
 
 POISON = Path(__file__).parent / "poison"  # its sitecustomize.py poisons the worker's engine

@@ -4,7 +4,7 @@ Recency alone misleads: the most "overdue" accounts are mostly lapsed ones, so a
 rule like "days since last order ≥ mean interval" ranks barely better than
 chance on real data, while plain frequency does far better.  The classifier
 sees recency, frequency, tenure and interval spread together (trained on
-out-of-time snapshots, see workers/learning.py), so it can learn that a little
+out-of-time snapshots, see learning/jobs.py), so it can learn that a little
 overdue means "due now" and far overdue means "gone".  `lapsed` states the
 latter as churn risk: contact for retention, not a replenishment call.
 """

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 from test_honest_probabilities import END, crm_export, lead_export
 
-from stepwise.cards.evaluation_report import write_report
 from stepwise.engine.models.base import reliability
 from stepwise.engine.models.training import evaluate
 from stepwise.engine.records import CanonicalData
+from stepwise.learning.report import write_report
 
 
 def test_reliability_bins_a_person_can_check():

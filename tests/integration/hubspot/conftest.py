@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fake_hubspot import TOKEN, FakeHubSpot  # noqa: E402
-
-from stepwise.integration.hubspot import HubSpotConnector  # noqa: E402
-from stepwise.integration.hubspot_client import HubSpotClient, Limits, StaticToken  # noqa: E402
-from stepwise.integration.store import Store  # noqa: E402
+from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken
+from stepwise.integration.hubspot.connector import HubSpotConnector
+from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
+from stepwise.store.core import Store
 
 FAST = Limits(general=(100_000, 1.0), search=(100_000, 1.0))
 

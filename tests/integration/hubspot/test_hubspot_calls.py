@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import uuid
 
-from fake_hubspot import ENGAGEMENTS, FakeHubSpot
-from hs_helpers import make_rec
-
-from stepwise.integration.hubspot import HubSpotConnector
-from stepwise.integration.hubspot_client import Limits
-
-
-def minimum_calls(deals: int, companies: int, contacts: int, engagements_per_type: int, line_items: int,
-                  products: int, writes: int) -> int:
-    """The floor for a first sync with the calls we use (every search page holds 200, every batch read 100):
-
-        1 pipelines read
-      + ⌈N/200⌉ search pages (deals)
-      + ⌈C/200⌉ search pages (companies: every company is an account, not only those with deals,
-                and the search returns their properties, so no batch read of them)
-      + 8 × ⌈N/1000⌉ association batch reads (deal → companies, contacts, notes, calls, emails,
-                meetings, tasks, line items)
-      + ⌈K/100⌉ batch reads of contacts
-      + 5 × ⌈E/100⌉ batch reads of each engagement type
-      + ⌈L/100⌉ batch reads of line items
-      + ⌈P/200⌉ search pages (products: the library, for cross-sell; a product a line item names
-                that the search did not bring would cost a batch read, none here)
-      + ⌈W/100⌉ batch updates (write-back)
-
-    An empty search still costs its one page.
-    """
-    def pages(n: int, size: int) -> int:
-        return max(1, math.ceil(n / size))
-
-    return (1 + pages(deals, 200) + pages(companies, 200) + 8 * math.ceil(deals / 1000) + math.ceil(contacts / 100)
-            + len(ENGAGEMENTS) * math.ceil(engagements_per_type / 100) + math.ceil(line_items / 100)
-            + pages(products, 200) + math.ceil(writes / 100))
+from stepwise.integration.hubspot.client import Limits
+from stepwise.integration.hubspot.connector import HubSpotConnector
+from stepwise.integration.hubspot.fake import FakeHubSpot, make_rec, minimum_calls
 
 
 def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: FakeHubSpot, make_connector):

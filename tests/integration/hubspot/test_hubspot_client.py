@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from fake_hubspot import FakeHubSpot, stub
 
-from stepwise.integration.hubspot_client import (
+from stepwise.integration.hubspot.client import (
     HubSpotAuthError,
     HubSpotDailyLimit,
     HubSpotError,
     StaticToken,
     cached_api,
 )
-from stepwise.integration.hubspot_pull import batch_read
+from stepwise.integration.hubspot.fake import FakeHubSpot, stub
+from stepwise.integration.hubspot.pull import batch_read
 
 
 def test_429_with_rate_limit_headers_then_success_on_a_post(fake: FakeHubSpot, make_connector, make_client):

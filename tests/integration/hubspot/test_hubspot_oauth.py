@@ -7,13 +7,13 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from cryptography.fernet import Fernet
-from fake_hubspot import FakeHubSpot
 from flask import Flask
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from stepwise.cards import hubspot_oauth
-from stepwise.integration.hubspot_tokens import OAuthTokenProvider, Tokens, TokenStore
+from stepwise.integration.hubspot.fake import FakeHubSpot
+from stepwise.integration.hubspot.tokens import OAuthTokenProvider, Tokens, TokenStore
+from stepwise.web import hubspot_oauth
 
 KEY = Fernet.generate_key().decode()
 
@@ -91,7 +91,7 @@ def test_a_token_near_expiry_is_refreshed_before_the_call(fake: FakeHubSpot, tok
 def test_commands_setup_check_and_sync_against_the_fake(fake: FakeHubSpot, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from stepwise.cli import check, setup, sync
+    from stepwise.cli.core import check, setup, sync
     from stepwise.settings import get_settings
 
     fake.populate(12)
@@ -114,7 +114,7 @@ def test_commands_setup_check_and_sync_against_the_fake(fake: FakeHubSpot, monke
         assert synced.exit_code == 0, synced.output
         assert "12 deals seen, 12 changed" in synced.output
         # stored under the portal's source, the only one its card may read (hubspot-<portal id>)
-        from stepwise.integration.store import Store
+        from stepwise.store.core import Store
 
         recs = Store(f"sqlite:///{tmp_path / 'cli.db'}").recommendations_for("hubspot-4242", "deal", "1000")
         assert recs and recs[0].source == "hubspot-4242"

@@ -7,10 +7,9 @@ from importlib import resources
 
 import pandas as pd
 import pytest
-from fake_hubspot import FakeHubSpot, iso
-from hs_helpers import make_rec
 
-from stepwise.integration.hubspot_mapping import Mapping, load_mapping
+from stepwise.integration.hubspot.fake import FakeHubSpot, iso, make_rec
+from stepwise.integration.hubspot.mapping import Mapping, load_mapping
 
 DAY = 86_400_000
 ORDERS, STOCK = "2-1234567", "2-3456789"
@@ -186,7 +185,7 @@ def test_an_orders_custom_object_feeds_replenishment_for_an_account_without_deal
     from stepwise.engine.run import recommend
 
     day = _erp_portal(fake)
-    caplog.set_level("INFO", logger="stepwise.integration.hubspot")
+    caplog.set_level("INFO", logger="stepwise.integration.hubspot.connector")
     connector = make_connector(mapping=mapping_with(tmp_path, OBJECTS_YAML))
 
     data = connector.pull()
@@ -254,7 +253,7 @@ def test_a_bad_object_mapping_names_the_key(tmp_path, extra, message):
 
 
 def test_check_names_missing_custom_objects_and_properties(fake: FakeHubSpot, make_connector, tmp_path):
-    from stepwise.integration.hubspot_check import check
+    from stepwise.integration.hubspot.check import check
 
     _erp_portal(fake)
     extra = OBJECTS_YAML.replace("warehouse: warehouse", "warehouse: bin") + \
@@ -292,7 +291,7 @@ def test_a_recommendation_of_another_portal_goes_to_that_portals_install(fake: F
                                                                          monkeypatch):
     from dataclasses import replace
 
-    from stepwise.integration.hubspot import HubSpotConnector
+    from stepwise.integration.hubspot.connector import HubSpotConnector
 
     private = make_connector(source="hubspot-4242")
     oauth_portal = make_connector(source="hubspot-777", account="777")

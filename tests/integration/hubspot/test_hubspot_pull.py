@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from fake_hubspot import FakeHubSpot
 
-from stepwise.integration.hubspot_pull import search_changed
+from stepwise.integration.hubspot.fake import FakeHubSpot
+from stepwise.integration.hubspot.pull import search_changed
 
 
 def test_first_sync_maps_deals_companies_contacts_and_engagements(fake: FakeHubSpot, make_connector):
@@ -123,7 +123,7 @@ def test_full_sync_ignores_the_cursor(fake: FakeHubSpot, make_connector):
 @pytest.mark.parametrize("bad", ["stages: {x: won}", "deals: {properties: {colour: color}}"])
 def test_a_bad_mapping_is_refused_with_the_key(tmp_path, bad):
     from stepwise.integration.base import ConnectorError
-    from stepwise.integration.hubspot_mapping import load_mapping
+    from stepwise.integration.hubspot.mapping import load_mapping
 
     path = tmp_path / "m.yaml"
     path.write_text(bad)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from fake_hubspot import FakeHubSpot
-from hs_helpers import make_rec
-
-from stepwise.integration.hubspot_push import DEAL_PROPERTIES, TASK_PROPERTIES, ensure_properties
+from stepwise.integration.hubspot.fake import FakeHubSpot, make_rec
+from stepwise.integration.hubspot.push import DEAL_PROPERTIES, TASK_PROPERTIES, ensure_properties
 
 
 def _writes(fake: FakeHubSpot, since: int = 0) -> int:

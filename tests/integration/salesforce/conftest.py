@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 import responses
-from sf_fake import FakeSalesforce
-from sf_helpers import FAST, session_settings
 
-from stepwise.integration.salesforce_client import SalesforceClient, connect, local_limiter
-from stepwise.integration.store import Store
+from stepwise.integration.salesforce.client import SalesforceClient, connect, local_limiter
+from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, session_settings
+from stepwise.store.core import Store
 
 
 @pytest.fixture()

@@ -26,11 +26,9 @@ from __future__ import annotations
 
 from math import ceil
 
-from sf_fake import stamp
-from sf_helpers import build_org
-from test_salesforce_pull import rec
-
-from stepwise.integration.salesforce import SalesforceConnector
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import build_org, stamp
+from stepwise.integration.salesforce.fake import make_rec as rec
 
 N = 10_000
 RELATED = {"Account": 2_000, "Contact": 2_000, "Task": 4_000, "Event": 1_000, "Lead": 1_000,

@@ -7,12 +7,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
-from sf_fake import stamp
-from sf_helpers import FAST, build_org, session_settings
 
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.salesforce import SalesforceConnector
-from stepwise.integration.salesforce_client import BulkJobError, connect, csv_records, local_limiter
+from stepwise.integration.salesforce.client import BulkJobError, connect, csv_records, local_limiter
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import FAST, build_org, session_settings, stamp
 
 
 def bulk_client(**policy):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sf_fake import INSTANCE
-from sf_helpers import build_org
 
-from stepwise.cards.salesforce_fields import FIELDS, REP_FIELDS
-from stepwise.cli import check as check_group
-from stepwise.cli import sync as sync_group
-from stepwise.integration.salesforce_check import check
-from stepwise.integration.salesforce_mapping import load_mapping
+from stepwise.cli.core import check as check_group
+from stepwise.cli.core import sync as sync_group
+from stepwise.integration.salesforce.check import check
+from stepwise.integration.salesforce.fake import INSTANCE, build_org
+from stepwise.integration.salesforce.fields import FIELDS, REP_FIELDS
+from stepwise.integration.salesforce.mapping import load_mapping
 from stepwise.settings import get_settings
 
 

@@ -6,16 +6,15 @@ import logging
 
 import pytest
 import requests
-from sf_fake import stub
-from sf_helpers import FAST, password_settings, session_settings
 
-from stepwise.integration.salesforce_client import (
+from stepwise.integration.salesforce.client import (
     SalesforceCallError,
     SalesforceConfigError,
     _domain,
     connect,
     local_limiter,
 )
+from stepwise.integration.salesforce.fake import FAST, password_settings, session_settings, stub
 from stepwise.settings import Settings
 
 SECRETS = ("s3cret-pw", "tok-XYZ", "00DFAKE!session")
@@ -140,7 +139,7 @@ def test_a_bad_query_is_not_retried(fake, client):
 
 
 def test_api_usage_header_is_read_and_logged(fake, client, caplog):
-    caplog.set_level(logging.DEBUG, logger="stepwise.integration.salesforce_client")
+    caplog.set_level(logging.DEBUG, logger="stepwise.integration.salesforce.client")
     fake.usage = 14000
     query(client)
     assert (client.stats.api_used, client.stats.api_limit) == (14001, 15000)
@@ -156,7 +155,7 @@ def test_calls_are_counted_by_kind(fake, client):
 
 
 def test_only_record_creates_are_treated_as_not_repeatable():
-    from stepwise.integration.salesforce_client import _creates_a_record
+    from stepwise.integration.salesforce.client import _creates_a_record
 
     assert _creates_a_record("POST", "https://x.my.salesforce.com/services/data/v60.0/sobjects/Task/")
     assert not _creates_a_record("PATCH", "https://x/services/data/v60.0/composite/sobjects/Stepwise_Recommendation__c/Stepwise_Id__c")
@@ -167,7 +166,7 @@ def test_only_record_creates_are_treated_as_not_repeatable():
 def test_syncing_stops_before_the_org_runs_out_of_daily_calls(fake, client, caplog):
     import pytest
 
-    from stepwise.integration.salesforce_client import SalesforceDailyQuota
+    from stepwise.integration.salesforce.client import SalesforceDailyQuota
 
     fake.usage = 14_300  # the next call reports 14,301 of 15,000: past the 95 % Stepwise leaves for others
     with pytest.raises(SalesforceDailyQuota, match=r"14301/15000 \(95%\) is past the 95%"):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from sf_fake import stamp
-from sf_helpers import build_org
-from test_salesforce_pull import rec
-
-from stepwise.cards.salesforce_fields import EXTERNAL_ID, OBJECT
-from stepwise.integration.salesforce import SalesforceConnector
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import build_org, stamp
+from stepwise.integration.salesforce.fake import make_rec as rec
+from stepwise.integration.salesforce.fields import EXTERNAL_ID, OBJECT
 
 
 def test_a_deleted_opportunitys_cards_expire_in_salesforce_and_in_the_store(fake, client, sf_store, tmp_path):

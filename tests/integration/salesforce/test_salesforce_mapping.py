@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.salesforce_mapping import FieldSource, load_mapping, map_records, parse_mapping
+from stepwise.integration.salesforce.mapping import FieldSource, load_mapping, map_records, parse_mapping
 
 
 def one(fields, table="deals", **extra):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stepwise.cards.salesforce_fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES, TASK_MARKER
+from stepwise.integration.salesforce.fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES, TASK_MARKER
 
 PROJECT = Path(__file__).resolve().parents[3] / "cards" / "salesforce"
 SOURCE = PROJECT / "force-app" / "main" / "default"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from sf_helpers import build_org
 from test_salesforce_bulk import org_with_products
 
-from stepwise.integration.salesforce import SalesforceConnector
-from stepwise.integration.salesforce_mapping import load_mapping
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import build_org
+from stepwise.integration.salesforce.mapping import load_mapping
 
 
 def test_products_carry_the_standard_list_price(fake, client):
@@ -46,7 +46,7 @@ def test_won_opportunities_as_orders_can_be_turned_off(fake, client):
 def test_absent_optional_objects_cost_one_describe_and_one_log_line(fake, client, caplog):
     build_org(fake, 2, orders=False)
     fake.missing |= {"PricebookEntry", "OrderItem"}
-    caplog.set_level(logging.INFO, logger="stepwise.integration.salesforce")
+    caplog.set_level(logging.INFO, logger="stepwise.integration.salesforce.connector")
     c = SalesforceConnector(client)
     data = c.pull()
     assert set(c.last_sync.skipped_objects) == {"Order", "OrderItem", "PricebookEntry", "Contract"}

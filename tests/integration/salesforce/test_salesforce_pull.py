@@ -6,13 +6,12 @@ import logging
 from dataclasses import replace
 
 import pytest
-from sf_fake import stamp, stub
-from sf_helpers import build_org
 
-from stepwise.engine.recommendation import Factors, Recommendation
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.salesforce import SalesforceConnector
-from stepwise.integration.salesforce_mapping import load_mapping
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import build_org, stamp, stub
+from stepwise.integration.salesforce.fake import make_rec as rec
+from stepwise.integration.salesforce.mapping import load_mapping
 
 
 def connector(client, store=None, mirror=None, **kw) -> SalesforceConnector:
@@ -177,14 +176,6 @@ def test_pull_since_returns_only_the_changes(fake, client):
     assert c.last_sync.mode == "since" and list(data.deals["deal_id"]) == [org["Opportunity"][2]["Id"]]
 
 
-def rec(rec_id: str, deal_id: str) -> Recommendation:
-    return Recommendation(
-        id=rec_id, source="salesforce", record_type="deal", record_id=deal_id, deal_id=deal_id,
-        account_id=None, lead_id=None, action_id="send_roi_calculator", category="content", title="Send the ROI calculator",
-        score=81.5, factors=Factors(90, 60, 70, 100), urgency="HIGH", expected_impact="faster decision",
-        why=("Budget came up 3 times.",), how=("Open the calculator.", "Send it."), offer={"max_discount_pct": 10},
-        constraints=("Max discount 10%.",), best_before="2026-03-04", success_rate=None, alternatives=(), removed=(),
-        model_version="priors-1", as_of="2026-03-01")
 
 
 def test_a_reps_response_in_salesforce_flows_into_the_feedback_store(fake, client, sf_store, tmp_path):

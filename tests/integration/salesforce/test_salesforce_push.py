@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-from sf_fake import stub
-from sf_helpers import build_org
-from test_salesforce_pull import rec
-
-from stepwise.cards.salesforce_fields import EXTERNAL_ID, OBJECT
-from stepwise.integration.salesforce import SalesforceConnector
-from stepwise.integration.salesforce_writeback import upsert
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import build_org, stub
+from stepwise.integration.salesforce.fake import make_rec as rec
+from stepwise.integration.salesforce.fields import EXTERNAL_ID, OBJECT
+from stepwise.integration.salesforce.push import upsert
 
 
 def connector(client) -> SalesforceConnector:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sf_helpers import FAST, build_org, session_settings
-from test_salesforce_pull import rec
 
-from stepwise.cards.salesforce_fields import FIELDS, REP_FIELDS, TASK_MARKER
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.salesforce import SalesforceConnector
-from stepwise.integration.salesforce_check import check
-from stepwise.integration.salesforce_mapping import load_mapping
+from stepwise.integration.salesforce.check import check
+from stepwise.integration.salesforce.connector import SalesforceConnector
+from stepwise.integration.salesforce.fake import FAST, build_org, session_settings
+from stepwise.integration.salesforce.fake import make_rec as rec
+from stepwise.integration.salesforce.fields import FIELDS, REP_FIELDS, TASK_MARKER
+from stepwise.integration.salesforce.mapping import load_mapping
 from stepwise.workers.follow_up import apply_accepted
 
 REP = "005000000000042AAA"

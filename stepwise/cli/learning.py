@@ -1,0 +1,96 @@
+"""`stepwise train`, `evaluate`, `predict` (add them to the CLI group with main.add_command).
+
+`predict` prints exactly the DESIGN.md contract on stdout; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from stepwise.cli.support import as_of_day, user_errors
+
+
+def _history(source_name: str, database_url: str, use_store: bool):
+    if not use_store:
+        return None
+    from stepwise.store.core import Store
+
+    return Store(database_url).feedback_history(source_name)
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="Predict as of this day (YYYY-MM-DD); default today.")
+@click.option("--from-store", is_flag=True, help="Use the newest stored model trained on or before the day "
+              "(default: train now on what was known before the day).")
+@user_errors
+def predict(source: str, as_of: str | None, from_store: bool) -> None:
+    """Win, reorder and conversion probabilities as one JSON object (the public contract in DESIGN.md)."""
+    from stepwise.learning import jobs as learning
+    from stepwise.settings import get_settings
+
+    day = as_of_day(as_of)
+    name, data = learning.pull(source)
+    bundle = None
+    if from_store:
+        from stepwise.store.models import ModelStore
+
+        bundle = ModelStore(get_settings().database_url).latest(name, day)
+        if bundle is None:
+            raise click.UsageError(f"no stored model for {name} trained on or before {day}: run stepwise train")
+        from stepwise.engine.models.training import MODEL_FAMILY
+
+        if bundle.version.split("@")[0].removesuffix("-auto") != MODEL_FAMILY:
+            raise click.UsageError(f"the stored model {bundle.version} predates {MODEL_FAMILY}: run stepwise train")
+    json.dump(learning.predict(data, day, bundle), sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="Train on what was known on this day; default today.")
+@user_errors
+def train(source: str, as_of: str | None) -> None:
+    """Train every model on what was known on the day and store it as a new version."""
+    from stepwise.learning import jobs as learning
+    from stepwise.settings import get_settings
+
+    day = as_of_day(as_of)
+    name, data = learning.pull(source)
+    bundle = learning.train_and_store(data, name, day, get_settings().database_url)
+    click.echo(json.dumps({"version": bundle.version, "train_from": bundle.train_from,
+                           "trained_as_of": bundle.trained_as_of, "metrics": bundle.metrics}, default=str))
+
+
+@click.command()
+@click.option("--source", required=True, help="Where to read from, e.g. files:./sample-data")
+@click.option("--as-of", "as_of", default=None, help="The data's last day; the test window ends here.")
+@click.option("--out", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--test-days", default=120, show_default=True, type=click.IntRange(28, 730),
+              help="Days before --as-of where training stops and testing starts.")
+@click.option("--feedback/--no-feedback", default=False, help="Include the reps' feedback from the store.")
+@click.option("--card-days", default=4, show_default=True, type=click.IntRange(0, 26),
+              help="As-of days (two weeks apart, the last 30 days before --as-of) on which the cards themselves are "
+                   "checked against what customers did next; 0 skips it.")
+@user_errors
+def evaluate(source: str, as_of: str | None, out_dir: Path, test_days: int, feedback: bool, card_days: int) -> None:
+    """Out-of-time evaluation against naive baselines at the same count: writes report.md and PNG plots,
+    and prints the cards' scorecard table."""
+    from stepwise.engine.catalog import load_catalog
+    from stepwise.learning import jobs as learning
+    from stepwise.settings import get_settings
+
+    settings = get_settings()
+    day = as_of_day(as_of)
+    name, data = learning.pull(source)
+    history = _history(name, settings.database_url, feedback)
+    catalog = load_catalog(settings.catalog, settings.rules, settings.templates) if card_days else None
+    path = learning.evaluate(data, day, out_dir, history, test_days=test_days, catalog=catalog, card_days=card_days)
+    click.echo(str(path))
+
+
+COMMANDS = (train, evaluate, predict)

@@ -1,0 +1,192 @@
+"""Write back to HubSpot: deal properties in the `stepwise` group, and a task when a rep accepts.
+
+Only what changed is written (a hash per deal of what we last wrote), 100 deals
+per batch update; a 207 names the deals that failed and only those are retried
+next time.  The full recommendation lives in our store and is served to the card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from stepwise.engine.recommendation import Recommendation
+from stepwise.integration.base import PushResult
+from stepwise.integration.hubspot.client import HubSpotClient, HubSpotError
+from stepwise.integration.hubspot.state import HubSpotState
+
+log = logging.getLogger(__name__)
+
+BATCH_WRITE = 100
+TASK_TO_DEAL = 216     # HubSpot-defined association types: task → deal,
+TASK_TO_COMPANY = 192  # task → company (account-level actions: replenishment, overdue payment, renewal)
+REC_PROPERTY = "stepwise_recommendation_id"
+
+DEAL_PROPERTIES: list[dict[str, Any]] = [
+    {"name": "stepwise_top_action", "label": "Stepwise: next best action", "type": "string", "fieldType": "text",
+     "description": "The top recommendation for this deal today."},
+    {"name": "stepwise_score", "label": "Stepwise: score", "type": "number", "fieldType": "number",
+     "description": "0–100: relevance 40, impact 30, urgency 20, feasibility 10."},
+    {"name": "stepwise_urgency", "label": "Stepwise: urgency", "type": "enumeration", "fieldType": "select",
+     "options": [{"label": label, "value": label.upper(), "displayOrder": i}
+                 for i, label in enumerate(("High", "Medium", "Low"))]},
+    {"name": "stepwise_updated_at", "label": "Stepwise: updated at", "type": "datetime", "fieldType": "date",
+     "description": "When the recommendation on this deal last changed."},
+]
+WRITE_PROPERTIES = [p["name"] for p in DEAL_PROPERTIES]
+TASK_PROPERTIES: list[dict[str, Any]] = [
+    {"name": REC_PROPERTY, "label": "Stepwise: recommendation id", "type": "string", "fieldType": "text",
+     "description": "The accepted recommendation this task came from (keeps task creation idempotent)."},
+]
+
+
+def write_hash(values: dict[str, Any]) -> str:
+    # updated_at is left out on purpose: the same advice on a new day is not a change.
+    key = "|".join(str(values.get(p) or "") for p in WRITE_PROPERTIES if p != "stepwise_updated_at")
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def values_for(rec: Recommendation | None) -> dict[str, str]:
+    if rec is None:
+        return dict.fromkeys(WRITE_PROPERTIES, "")
+    day = datetime.fromisoformat(str(rec.as_of)[:10]).replace(tzinfo=UTC)
+    return {
+        "stepwise_top_action": rec.title[:500],
+        "stepwise_score": str(round(float(rec.score))),
+        "stepwise_urgency": rec.urgency,
+        "stepwise_updated_at": str(int(day.timestamp() * 1000)),
+    }
+
+
+def top_per_deal(recs: Iterable[Recommendation]) -> dict[str, Recommendation]:
+    best: dict[str, Recommendation] = {}
+    for rec in recs:
+        if rec.record_type != "deal" or not rec.record_id:
+            continue
+        current = best.get(rec.record_id)
+        if current is None or (rec.rank, -rec.score) < (current.rank, -current.score):
+            best[rec.record_id] = rec
+    return best
+
+
+def write_back(client: HubSpotClient, state: HubSpotState, recs: Iterable[Recommendation],
+               known_deals: set[str]) -> PushResult:
+    """Write the top recommendation of every deal whose advice changed; clear deals that have none now."""
+    top = top_per_deal(recs)
+    previous = state.written_hashes()
+    empty = write_hash(values_for(None))
+    changes: dict[str, dict[str, str]] = {}
+    for deal_id in known_deals:
+        values = values_for(top.get(deal_id))
+        digest = write_hash(values)
+        if previous.get(deal_id, empty) != digest:
+            changes[deal_id] = values
+    result = PushResult()
+    done: dict[str, str] = {}
+    ids = sorted(changes)
+    for start in range(0, len(ids), BATCH_WRITE):
+        chunk = ids[start:start + BATCH_WRITE]
+        body = {"inputs": [{"id": d, "properties": changes[d]} for d in chunk]}
+        try:
+            data = client.call("crm.objects.batch_api", "update", "deals", body, label="batch_update:deals")
+        except HubSpotError as exc:
+            # A whole batch refused (e.g. `stepwise setup hubspot` never ran): every later batch would be too.
+            for deal_id in ids[start:]:
+                result.failed.append((_rec_id(top, deal_id), str(exc)))
+            break
+        ok = {str(r["id"]) for r in data.get("results", [])}
+        for error in data.get("errors", []):
+            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}".strip()
+            for deal_id in (error.get("context") or {}).get("ids", []):
+                result.failed.append((_rec_id(top, str(deal_id)), message))
+                ok.discard(str(deal_id))
+        for deal_id in ok:
+            done[deal_id] = write_hash(changes[deal_id])
+        result.written += len(ok)
+    state.remember_written(done)
+    if result.failed:
+        log.warning("HubSpot write-back: %d deals failed (first: %s)", len(result.failed), result.failed[0][1])
+    return result
+
+
+def _rec_id(top: dict[str, Recommendation], deal_id: str) -> str:
+    rec = top.get(deal_id)
+    return rec.id if rec is not None else f"deal:{deal_id}"
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+
+def ensure_properties(client: HubSpotClient, object_type: str, group: str,
+                      wanted: list[dict[str, Any]]) -> list[str]:
+    """Create the group and the properties that are missing; returns what was created (idempotent)."""
+    created: list[str] = []
+    groups = client.call("crm.properties.groups_api", "get_all", object_type, label=f"property_groups:{object_type}")
+    if group not in {g.get("name") for g in groups.get("results", [])}:
+        _create(client, "crm.properties.groups_api", object_type,
+                {"name": group, "label": group.capitalize(), "displayOrder": -1})
+        created.append(f"group {object_type}.{group}")
+    existing = client.call("crm.properties.core_api", "get_all", object_type, label=f"properties:{object_type}")
+    names = {p.get("name") for p in existing.get("results", [])}
+    for prop in wanted:
+        if prop["name"] not in names:
+            _create(client, "crm.properties.core_api", object_type, {**prop, "groupName": group})
+            created.append(f"property {object_type}.{prop['name']}")
+    return created
+
+
+def _create(client: HubSpotClient, api: str, object_type: str, body: dict[str, Any]) -> None:
+    try:
+        client.call(api, "create", object_type, body, label=f"create:{api.rsplit('.', 1)[-1]}:{object_type}")
+    except HubSpotError as exc:
+        if exc.status != 409:  # 409: another process made it a moment ago, which is what we wanted
+            raise
+
+
+# -- Accept → a HubSpot task ------------------------------------------------------------------
+
+
+def create_task(client: HubSpotClient, state: HubSpotState, rec: Recommendation,
+                owner_id: str | None = None) -> str:
+    """The task for an accepted recommendation, created at most once however often this is retried.
+
+    A deal's recommendation puts the task on the deal; an account's (record_type "account") on the company.
+    """
+    if rec.record_type == "account":
+        target, association = rec.account_id or rec.record_id, TASK_TO_COMPANY
+    else:
+        target, association = rec.deal_id or rec.record_id, TASK_TO_DEAL
+    known, task_id = state.task_for(rec.id)
+    if task_id:
+        return task_id
+    if known:
+        # Reserved before an earlier attempt: that create may have reached HubSpot before we crashed.
+        found = client.call("crm.objects.search_api", "do_search", "tasks", {
+            "filterGroups": [{"filters": [{"propertyName": REC_PROPERTY, "operator": "EQ", "value": rec.id}]}],
+            "properties": [REC_PROPERTY], "limit": 1,
+        }, label="search:tasks", search=True)
+        if found.get("results"):
+            task_id = str(found["results"][0]["id"])
+            state.record_task(rec.id, task_id)
+            return task_id
+    else:
+        state.reserve_task(rec.id, target)
+    steps = "\n".join(f"- {step}" for step in rec.how)
+    properties = {
+        "hs_task_subject": rec.title[:250], "hs_task_body": f"{'; '.join(rec.why)}\n{steps}".strip(),
+        "hs_task_status": "NOT_STARTED", "hs_task_priority": {"HIGH": "HIGH", "MEDIUM": "MEDIUM"}.get(rec.urgency, "LOW"),
+        "hs_timestamp": str(int(datetime.now(UTC).timestamp() * 1000)), REC_PROPERTY: rec.id,
+    }
+    if owner_id or rec.owner_id:
+        properties["hubspot_owner_id"] = str(owner_id or rec.owner_id)
+    body = {"properties": properties, "associations": [{
+        "to": {"id": target},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": association}],
+    }]}
+    data = client.call("crm.objects.basic_api", "create", "tasks", body, label="create:tasks", idempotent=False)
+    task_id = str(data["id"])
+    state.record_task(rec.id, task_id)
+    return task_id

@@ -1,0 +1,97 @@
+"""/dashboard: what sales leaders read — acceptance, dismissals, outcomes, rules, model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+
+from stepwise.web import charts, guard
+from stepwise.web.api import STORE, error
+from stepwise.web.insights import Insights, Rate, collect
+from stepwise.web.layout import page
+
+bp = Blueprint("dashboard", __name__)
+guard.protect_pages(bp)
+
+TOP_N = 12
+
+BODY = """
+<header><h1>Stepwise · next best actions</h1>
+<span class="meta">model {{ ins.model_versions[0] if ins.model_versions else "—" }}
+{% if ins.runs %} · last run {{ ins.runs[0].as_of }} ({{ ins.runs[0].status }}, {{ ins.runs[0].source }}){% endif %}
+{% if source %} · source {{ source }}{% endif %}</span></header>
+<main>
+{% for w in ins.warnings %}<div class="warn">⚠ {{ w }}</div>{% endfor %}
+<div class="tiles">
+ <div class="tile"><div class="v">{{ "{:,}".format(ins.totals.shown) }}</div><div class="l">recommendations shown</div></div>
+ <div class="tile"><div class="v">{{ pct(ins.totals.acted_share) }}</div><div class="l">acted on ({{ ins.totals.acted }})</div></div>
+ <div class="tile"><div class="v">{{ pct(ins.totals.acceptance) }}</div><div class="l">accepted of acted on ({{ ins.totals.accepted }})</div></div>
+ <div class="tile"><div class="v">{{ "{:,}".format(ins.reasons.values()|sum) }}</div><div class="l">dismissed</div></div>
+ <div class="tile"><div class="v">{{ "{:,}".format(ins.removed_by_rule.values()|sum) }}</div><div class="l">removed by rules (last run)</div></div>
+</div>
+<div class="grid">
+ <div class="panel"><h2>Acceptance rate over time</h2>
+  <p class="hint">accepted ÷ acted on, by run day; bold: all actions, thin: by category</p>{{ over_time }}</div>
+ <div class="panel"><h2>Shown vs acted on</h2>
+  <p class="hint">recommendations per run day, and how many a rep accepted, dismissed or snoozed</p>{{ shown_acted }}</div>
+ <div class="panel"><h2>Acceptance by action</h2>
+  <p class="hint">top {{ top }} actions by responses · accepted/acted on</p>{{ by_action }}</div>
+ <div class="panel"><h2>Acceptance by rep</h2><p class="hint">accepted/acted on, per deal owner</p>{{ by_rep }}</div>
+ <div class="panel"><h2>Dismissal reasons</h2><p class="hint">what reps said when they dismissed</p>{{ reasons }}</div>
+ <div class="panel"><h2>Win rate by what the rep did</h2>
+  <p class="hint">closed deals only; the counts say how much to trust each bar</p>{{ outcomes }}
+  <table><tr><th>deals whose recommendation was…</th><th class="n">deals</th><th class="n">closed</th>
+  <th class="n">won</th><th class="n">win rate</th></tr>
+  {% for o in ins.outcomes %}<tr><td>{{ o.response }}</td><td class="n">{{ o.deals }}</td><td class="n">{{ o.closed }}</td>
+  <td class="n">{{ o.won }}</td><td class="n">{{ pct(o.win_rate) }}</td></tr>{% endfor %}</table></div>
+ <div class="panel"><h2>Removed by the rules</h2><p class="hint">latest successful run of each source</p>{{ removed }}</div>
+ <div class="panel"><h2>Runs and model version</h2>
+  <table><tr><th>as of</th><th>source</th><th>status</th><th>model</th><th class="n">recommendations</th></tr>
+  {% for r in ins.runs %}<tr><td>{{ r.as_of }}</td><td>{{ r.source }}</td><td>{{ r.status }}</td>
+  <td>{{ r.model_version }}</td><td class="n">{{ (r.counts or {}).get("recommendations", "—") }}</td></tr>{% endfor %}
+  </table></div>
+</div>
+</main>
+"""
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _rate_rows(rates: list[Rate]) -> list[tuple[str, float, str]]:
+    return [(r.key, r.acceptance or 0.0, f"{_pct(r.acceptance)} · {r.accepted}/{r.acted}") for r in rates]
+
+
+def render(ins: Insights, source: str | None) -> Any:
+    days = [d[5:] for d in ins.days]  # MM-DD: the year is in the header's run date
+    series = [("all actions", [r.acceptance for r in ins.by_day])]
+    series += [(cat, ys) for cat, ys in list(ins.by_day_category.items())[:6]]
+    count_max = max(ins.reasons.values(), default=1)
+    return page(
+        "Stepwise dashboard", BODY, ins=ins, source=source, pct=_pct, top=TOP_N,
+        over_time=charts.line_chart("Acceptance rate over time", days, series),
+        shown_acted=charts.column_pairs("Shown vs acted on", days, ("shown", [r.shown for r in ins.by_day]),
+                                        ("acted on", [r.acted for r in ins.by_day])),
+        by_action=charts.hbar_chart("Acceptance by action", _rate_rows(ins.by_action[:TOP_N]), max_value=1.0),
+        by_rep=charts.hbar_chart("Acceptance by rep", _rate_rows(ins.by_rep), max_value=1.0,
+                                 bar_color=charts.PALETTE[1]),
+        reasons=charts.hbar_chart("Dismissal reasons", [(k, v, str(v)) for k, v in ins.reasons.items()],
+                                  max_value=count_max, bar_color=charts.PALETTE[2]),
+        outcomes=charts.hbar_chart(
+            "Win rate by response",
+            [(o["response"], o["win_rate"] or 0.0, f"{_pct(o['win_rate'])} · {o['won']}/{o['closed']} closed")
+             for o in ins.outcomes], max_value=1.0, bar_color=charts.PALETTE[3]),
+        removed=charts.hbar_chart("Removed by rule", [(k, v, str(v)) for k, v in ins.removed_by_rule.items()],
+                                  bar_color=charts.PALETTE[4]),
+    )
+
+
+@bp.get("/dashboard")
+def dashboard() -> Any:
+    source = request.args.get("source") or None
+    if source is not None and "\x00" in source:
+        return error(400, "source must not contain NUL characters")
+    return render(collect(current_app.extensions[STORE], source), source)
+
