@@ -25,7 +25,7 @@ from stepwise.engine.catalog import load_catalog
 from stepwise.engine.recommendation import recommendation_id
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers.pipeline import run_pipeline
 
 AS_OF = "2026-11-23"

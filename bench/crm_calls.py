@@ -76,7 +76,7 @@ from stepwise.integration.salesforce.client import connect
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, _moment, build_org, session_settings
 from stepwise.integration.salesforce.fake import make_rec as sf_rec
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from stepwise.engine.catalog import load_catalog
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 PG_URL = os.environ.get("STEPWISE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -116,7 +116,7 @@ def _print_table(recs, total: int) -> None:
 
 
 def _store(url: str):
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     return Store(url)
 
@@ -198,7 +198,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run instead of a table.")
 def status(limit: int, as_json: bool) -> None:
     """The last runs in the store: when, source, as-of, status, what was pulled, scored, removed, written."""
-    from stepwise.store.chunks import RunChunks
+    from stepwise.store import RunChunks
 
     store = _store(get_settings().database_url)
     runs = store.latest_runs(limit)

@@ -17,7 +17,7 @@ from stepwise.cli.support import as_of_day, user_errors
 def _history(source_name: str, database_url: str, use_store: bool):
     if not use_store:
         return None
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     return Store(database_url).feedback_history(source_name)
 
@@ -37,7 +37,7 @@ def predict(source: str, as_of: str | None, from_store: bool) -> None:
     name, data = learning.pull(source)
     bundle = None
     if from_store:
-        from stepwise.store.models import ModelStore
+        from stepwise.store import ModelStore
 
         bundle = ModelStore(get_settings().database_url).latest(name, day)
         if bundle is None:

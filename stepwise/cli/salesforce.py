@@ -30,7 +30,7 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     """Pull from Salesforce, score, store, and write Stepwise_Recommendation__c back."""
     from stepwise.engine.catalog import load_catalog
     from stepwise.integration.salesforce.connector import SalesforceConnector
-    from stepwise.store.core import Store
+    from stepwise.store import Store
     from stepwise.workers.pipeline import run_pipeline
 
     day = as_of_day(as_of)

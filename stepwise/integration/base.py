@@ -18,6 +18,29 @@ class ConnectorError(Exception):
     """A source cannot be read or written; the message says what to fix."""
 
 
+@dataclass(frozen=True)
+class CrmFeedback:
+    """A rep's response made inside the CRM (accept, dismiss, snooze), for the run to record in the store."""
+
+    rec_id: str
+    action: str
+    user: str
+    idempotency_key: str
+    reason: str | None = None
+    snooze_until: str | None = None
+
+
+@dataclass
+class Pulled:
+    """What a pull brings back. A pull writes nothing: the run stores the feedback, expires the deleted
+    records' cards and keeps the cursors once the pull has been used (a crash re-reads, never skips)."""
+
+    data: CanonicalData
+    deleted: dict[str, list[str]] = field(default_factory=dict)  # recommendation column → ids the CRM deleted
+    cursors: dict[str, str] = field(default_factory=dict)  # cursor name → value to keep
+    feedback: list[CrmFeedback] = field(default_factory=list)
+
+
 @dataclass
 class PushResult:
     written: int = 0

@@ -31,7 +31,7 @@ def pull(source: str) -> tuple[str, CanonicalData]:
 
 
 def train_and_store(data: CanonicalData, source: str, as_of: str, database_url: str) -> ModelBundle:
-    from stepwise.store.models import ModelStore
+    from stepwise.store import ModelStore
 
     # Accepted recommendations count as actions taken (with the activities that are actions).
     bundle = training.train(data, as_of, feedback=accepted_feedback(database_url, source))
@@ -52,7 +52,7 @@ def train_and_store(data: CanonicalData, source: str, as_of: str, database_url: 
 
 def accepted_feedback(database_url: str, source: str) -> pd.DataFrame:
     """The reps' answers in the store: its feedback events joined to their recommendations."""
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     store = Store(database_url)
     try:

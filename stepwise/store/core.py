@@ -42,6 +42,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -606,6 +607,33 @@ class Store:
         with self._begin() as conn:
             conn.execute(stmt)
 
+    def cursors(self, source: str) -> dict[str, str]:
+        """Every cursor the source keeps (object → value), for a connector's next pull."""
+        c = sync_cursors.c
+        with self._connect() as conn:
+            return {row.object: row.cursor for row in conn.execute(select(c.object, c.cursor).where(c.source == source))}
+
+    def set_cursors(self, source: str, cursors: dict[str, str]) -> None:
+        for name, value in cursors.items():
+            self.set_cursor(source, name, value)
+
+    def expire_deleted(self, source: str, deleted: dict[str, Iterable[str]]) -> int:
+        """Expire the open recommendations of records the CRM deleted, now rather than at tomorrow's run.
+
+        `deleted` maps a recommendation column (deal_id, account_id, lead_id) to the deleted ids."""
+        t = recommendations
+        matches = [t.c[column].in_(ids[i:i + 500])
+                   for column, values in deleted.items()
+                   for ids in [sorted(set(values))]
+                   for i in range(0, len(ids), 500)]
+        if not matches:
+            return 0
+        with self._begin() as conn:
+            expired = conn.execute(
+                update(t).where(t.c.source == source, t.c.status.in_(("new", "snoozed")), or_(*matches))
+                .values(status="expired", updated_at=_now())
+            ).rowcount
+        return int(expired or 0)
 
     # -- undo -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from stepwise.engine.recommendation import Recommendation
-from stepwise.store.core import Conflict, NotFound, Store
+from stepwise.store import Conflict, NotFound, Store
 from stepwise.web import guard
 from stepwise.web.auth import PORTAL_ID, Principal, portal_source
 from stepwise.web.metrics import count_feedback

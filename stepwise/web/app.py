@@ -10,7 +10,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from stepwise.store.core import Conflict, NotFound, Store
+from stepwise.store import Conflict, NotFound, Store
 from stepwise.web import cardpage, dashboard, guard, hubspot_oauth, metrics, webhooks
 from stepwise.web.api import STORE, bp, error
 from stepwise.web.auth import AuthError

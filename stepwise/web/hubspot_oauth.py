@@ -48,7 +48,7 @@ def _signer(settings: Any) -> URLSafeTimedSerializer:
 def _token_store() -> TokenStore:
     store = current_app.config.get("HUBSPOT_TOKEN_STORE")
     if store is None:
-        from stepwise.store.core import Store
+        from stepwise.store import Store
 
         store = TokenStore(Store(_settings().database_url).engine)
         current_app.config["HUBSPOT_TOKEN_STORE"] = store

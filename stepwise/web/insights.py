@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 ACTED = ("accepted", "dismissed", "snoozed")
 MIN_SAMPLE = 20  # below this many responses a rate is shown but never used for a warning

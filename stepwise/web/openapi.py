@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepwise.engine.recommendation import CATEGORIES, STATUSES, URGENCIES
-from stepwise.store.core import FEEDBACK_REASONS
+from stepwise.store import FEEDBACK_REASONS
 
 VERSION = "1.0.0"
 NO_NUL = "^[^\\u0000]*$"

@@ -26,8 +26,7 @@ from stepwise.engine.records import as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION
 from stepwise.integration.base import Connector, PushResult
 from stepwise.logs import run_scope
-from stepwise.store.chunks import FanoutRun, RunChunks
-from stepwise.store.core import Store
+from stepwise.store import FanoutRun, RunChunks, Store
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, pack, plan_chunks, split, unpack
 from stepwise.workers.narrate import Narrator, recent_notes
 from stepwise.workers.pipeline import _deal_accounts, _learned_models, predictors_for

@@ -20,8 +20,7 @@ from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.logs import run_scope
-from stepwise.store.core import Store
-from stepwise.store.models import ModelStore
+from stepwise.store import ModelStore, Store
 from stepwise.workers.narrate import Narrator, recent_notes
 from stepwise.workers.quarantine import recommend_or_quarantine
 

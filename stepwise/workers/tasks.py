@@ -9,7 +9,7 @@ from functools import lru_cache
 from stepwise.engine.catalog import load_catalog
 from stepwise.integration.base import connector_for
 from stepwise.settings import get_settings
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers import fanout
 from stepwise.workers.celery_app import app
 from stepwise.workers.pipeline import narrator_from
@@ -81,7 +81,7 @@ def score_chunk(self, run_id: str, chunk: int) -> dict:
           retry_backoff_max=600, retry_jitter=True, max_retries=10)
 def finish_run(self, run_id: str) -> dict:
     """Expire, write back and close a fanned-out run; retried while the CRM or the store is down."""
-    from stepwise.store.chunks import RunChunks
+    from stepwise.store import RunChunks
 
     settings = get_settings()
     store = Store(settings.database_url)

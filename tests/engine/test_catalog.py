@@ -85,10 +85,9 @@ def test_rules_are_validated_too(tmp_path):
 def test_a_template_set_translates_the_texts_and_keeps_the_rest():
     from importlib import resources
 
-    from builders import AS_OF
-    from test_seed_examples import alfa_distribution, by_action
-
     from stepwise.engine.run import recommend
+    from tests.builders import AS_OF
+    from tests.engine.test_seed_examples import alfa_distribution, by_action
 
     romanian = resources.files("stepwise.engine").joinpath("defaults", "templates.ro.yaml")
     catalog = load_catalog(templates_path=romanian)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from builders import AS_OF, days_ago, make_data
-from test_seed_examples import _orders, alfa_distribution, by_action
-
 from stepwise.engine.run import recommend
+from tests.builders import AS_OF, days_ago, make_data
+from tests.engine.test_seed_examples import _orders, alfa_distribution, by_action
 
 
 def test_overdue_invoices_bring_a_payment_action_and_withhold_discount_offers(catalog):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from builders import AS_OF, days_ago, days_ahead, make_data
-
 from stepwise.engine.run import recommend
+from tests.builders import AS_OF, days_ago, days_ahead, make_data
 
 
 def _orders(account_id: str, gaps: list[int], last_days_ago: int, product_id: str = "A", qty: str = "10"):

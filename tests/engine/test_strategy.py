@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from builders import AS_OF, days_ago, make_data
 
 from stepwise.engine.run import recommend
+from tests.builders import AS_OF, days_ago, make_data
 
 
 def busy_deal():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from builders import AS_OF, days_ago, days_ahead, make_data
-
 from stepwise.engine.records import as_utc
 from stepwise.engine.run import build_signals, recommend
+from tests.builders import AS_OF, days_ago, days_ahead, make_data
 
 
 def company(*notes: str, stage: str = "discovery", competitor: str | None = None, **tables):

@@ -6,10 +6,10 @@ from importlib import resources
 
 import pytest
 import yaml
-from builders import AS_OF, days_ago, days_ahead, make_data
 
 from stepwise.engine.catalog import CatalogError, load_catalog
 from stepwise.engine.run import recommend
+from tests.builders import AS_OF, days_ago, days_ahead, make_data
 
 
 def deal_with_note(body: str, stage: str = "discovery", **tables):

@@ -12,7 +12,7 @@ from stepwise.engine.records import CanonicalData, coerce_table
 from stepwise.integration.files import FilesConnector
 from stepwise.learning import jobs as learning
 from stepwise.sample.company import write_company
-from stepwise.store.models import ModelStore
+from stepwise.store import ModelStore
 
 END = "2026-11-23"
 DAY = "2026-09-24"  # the as-of day of the predictions: two months before the data ends
@@ -150,7 +150,7 @@ def test_train_and_store_learns_from_accepted_recommendations(company, tmp_path)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     from stepwise.engine.catalog import load_catalog
     from stepwise.engine.run import recommend
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     store = Store(url)
     run = store.start_run("files", DAY, "priors-1")
@@ -173,7 +173,7 @@ def test_train_and_store_learns_from_accepted_recommendations(company, tmp_path)
 
 def test_a_stored_model_of_an_older_family_is_skipped_and_the_run_learns_its_own(company, tmp_path, caplog):
     from stepwise.engine.models.training import MODEL_FAMILY, train_quick
-    from stepwise.store.core import Store
+    from stepwise.store import Store
     from stepwise.workers.pipeline import predictors_for
 
     url = f"sqlite:///{tmp_path / 'models.db'}"

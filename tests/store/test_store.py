@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stepwise.engine.recommendation import Factors, Recommendation, Removal, recommendation_id
-from stepwise.store.core import Conflict, NotFound, Store
+from stepwise.store import Conflict, NotFound, Store
 
 SOURCE = "files:sample"
 DAY = "2024-05-10"

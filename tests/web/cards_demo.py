@@ -12,7 +12,7 @@ import pandas as pd
 from stepwise.engine.catalog import load_catalog
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers.pipeline import run_pipeline
 
 DAYS = ("2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cards_fixtures import ACCOUNT_REC, DAY, DEAL_REC, SOURCE, TOKEN
 from flask.testing import FlaskClient
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_fixtures import ACCOUNT_REC, DAY, DEAL_REC, SOURCE, TOKEN
 
 
 @pytest.fixture

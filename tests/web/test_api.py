@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from cards_fixtures import ACCOUNT_REC, AUTH, DAY, DEAL_REC, SOURCE, TOKEN, feedback
 from flask.testing import FlaskClient
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_fixtures import ACCOUNT_REC, AUTH, DAY, DEAL_REC, SOURCE, TOKEN, feedback
 
 
 def test_health_and_index(client: FlaskClient) -> None:

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from stepwise.engine.recommendation import Factors, Recommendation, recommendation_id
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
 from stepwise.web.auth import hubspot_signature, verify_hubspot_signature
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cards_browser import dump_dom, find_chromium, live_server, screenshot
-from cards_demo import seed_small
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_browser import dump_dom, find_chromium, live_server, screenshot
+from tests.web.cards_demo import seed_small
 
 TOKEN = "browser-token"
 CHROMIUM = find_chromium()

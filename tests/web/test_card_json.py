@@ -10,12 +10,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from cards_fixtures import AUTH, DAY, SOURCE, TOKEN, make_rec
 from flask import Flask
 
 from stepwise.engine.recommendation import Recommendation
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_fixtures import AUTH, DAY, SOURCE, TOKEN, make_rec
 
 # What the writer can put in a string: escapes, separators and keys inside text, non-ASCII, control characters.
 _BITS = ['"', "\\", '\\"', ", ", ": ", '"status": "x"', "status", "{", "]", "é", "—", "😀", "\n", "\t", "\x01", "\x7f", " ", "a"]

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 import redis
-from cards_fixtures import DEAL_REC, TOKEN, feedback
 
 from stepwise.settings import Settings
 from stepwise.web.app import create_app
 from stepwise.workers import follow_up, tasks
+from tests.web.cards_fixtures import DEAL_REC, TOKEN, feedback
 
 REDIS_URL = os.environ.get("STEPWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

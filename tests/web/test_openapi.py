@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth
 
 from stepwise.engine.recommendation import Factors, Recommendation, recommendation_id
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
 from stepwise.web.openapi import build_openapi
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from cards_fixtures import AUTH, DAY, DEAL_REC, SOURCE, TOKEN, feedback
 from flask.testing import FlaskClient
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_fixtures import AUTH, DAY, DEAL_REC, SOURCE, TOKEN, feedback
 
 
 @pytest.mark.parametrize("path", ["/dashboard", f"/cards/{SOURCE}/deal/D1"])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cards_fixtures import ACCOUNT_REC, AUTH, DEAL_REC, SOURCE, TOKEN, feedback
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.web.app import create_app
+from tests.web.cards_fixtures import ACCOUNT_REC, AUTH, DEAL_REC, SOURCE, TOKEN, feedback
 
 
 def _undo(client: FlaskClient, body: object, rec_id: str = DEAL_REC.id):

@@ -10,11 +10,11 @@ import uuid
 
 import pytest
 import redis
-from cards_fixtures import TOKEN
 
 from stepwise.web.app import create_app
 from stepwise.web.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, hubspot_signature
 from stepwise.workers.events import ChangeEvent, EventGate
+from tests.web.cards_fixtures import TOKEN
 
 REDIS_URL = os.environ.get("STEPWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SECRET = "app-secret"

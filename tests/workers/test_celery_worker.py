@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import redis
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.sample.company import write_company
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers.leader import LEADER_KEY, LeaderLock
+from tests.workers.workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 
 def test_a_worker_scores_a_source_and_a_repeat_writes_nothing_twice(tmp_path):

@@ -8,7 +8,7 @@ from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.chunks import RunChunks
+from stepwise.store import RunChunks
 from stepwise.workers import fanout
 from stepwise.workers.chunking import pack, plan_chunks, split, unpack
 
@@ -131,7 +131,7 @@ def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_di
     import subprocess
     import sys
 
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     db = tmp_path / "status.db"
     store = Store(f"sqlite:///{db}")

@@ -7,12 +7,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from test_seed_examples import alfa_distribution, by_action
 
 from stepwise.engine.guardrails import check_draft, redact
 from stepwise.engine.run import recommend
 from stepwise.integration.llm import ChatClient
 from stepwise.workers.narrate import Narrator
+from tests.engine.test_seed_examples import alfa_distribution, by_action
 
 GOOD = {
     "explanation": "Alfa usually orders every 35–45 days and is due now; Product A is in stock.",

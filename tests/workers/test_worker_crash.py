@@ -8,15 +8,15 @@ import subprocess
 import time
 
 from sqlalchemy import create_engine, text
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers.fanout import recommendations_of_run
+from tests.workers.workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 AS_OF = "2026-11-23"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
-
 from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
-from stepwise.store.core import Store
+from stepwise.store import Store
 from stepwise.workers.celery_app import make_celery
+from tests.workers.workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 
 def test_429s_and_5xx_are_retried_and_a_rejected_record_is_recorded_while_the_rest_is_written(tmp_path, httpserver):

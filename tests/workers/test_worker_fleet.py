@@ -6,18 +6,17 @@ import time
 
 import redis
 from sqlalchemy import create_engine, text
-from workers_helpers import REDIS_URL, OwnRedis, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.chunks import RunChunks
-from stepwise.store.core import Store
+from stepwise.store import RunChunks, Store
 from stepwise.workers.celery_app import make_celery
 from stepwise.workers.fanout import recommendations_of_run
 from stepwise.workers.leader import LeaderLock
+from tests.workers.workers_helpers import REDIS_URL, OwnRedis, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 AS_OF = "2026-11-23"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 import urllib.request
 
-from workers_helpers import REDIS_URL, free_port, redis_or_skip, start_worker, stop_worker
-
 from stepwise.workers.celery_app import make_celery
+from tests.workers.workers_helpers import REDIS_URL, free_port, redis_or_skip, start_worker, stop_worker
 
 
 def _scrape(port: int, timeout: float = 30) -> str:
@@ -49,7 +48,7 @@ def test_a_prefork_worker_started_by_the_cli_serves_the_sum_of_its_pool_processe
     env = {**os.environ, "STEPWISE_REDIS_URL": REDIS_URL, "STEPWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
            "STEPWISE_WORKER_METRICS_PORT": str(port)}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     Store(f"sqlite:///{tmp_path / 'p.db'}").counts()  # the schema first: two pool processes need not race for it
     proc = subprocess.Popen([sys.executable, "-m", "stepwise.cli", "worker", "--pool", "prefork", "--concurrency", "2",

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
-
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
-from stepwise.store.chunks import RunChunks
-from stepwise.store.core import Store
+from stepwise.store import RunChunks, Store
 from stepwise.workers.celery_app import make_celery
+from tests.workers.workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
 
 POISON = Path(__file__).parent / "poison"  # its sitecustomize.py poisons the worker's engine
 

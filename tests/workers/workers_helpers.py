@@ -45,7 +45,7 @@ def stop_worker(proc: subprocess.Popen) -> None:
 
 def wait_for_run(db, timeout: float = 180) -> dict:
     """The newest run once it is no longer running (a fanned-out run finishes after its last chunk)."""
-    from stepwise.store.core import Store
+    from stepwise.store import Store
 
     store = Store(f"sqlite:///{db}")
     deadline = time.monotonic() + timeout

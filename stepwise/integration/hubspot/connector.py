@@ -36,7 +36,7 @@ from stepwise.integration.hubspot.mapping import (
 from stepwise.integration.hubspot.pull import associations, batch_read, list_archived, pipelines, search_changed, to_ms
 from stepwise.integration.hubspot.push import WRITE_PROPERTIES, create_task, write_back, write_hash
 from stepwise.integration.hubspot.state import HubSpotState
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 log = logging.getLogger(__name__)
 

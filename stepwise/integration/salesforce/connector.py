@@ -64,7 +64,8 @@ from stepwise.integration.salesforce.mapping import (
 from stepwise.integration.salesforce.mirror import Mirror
 from stepwise.integration.salesforce.push import upsert
 from stepwise.settings import Settings, get_settings
-from stepwise.store.core import NotFound, Store, recommendations
+from stepwise.store import NotFound, Store
+from stepwise.store.core import recommendations
 
 log = logging.getLogger(__name__)
 

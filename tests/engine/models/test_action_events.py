@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from builders import AS_OF, days_ago, make_data
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.history import as_known_on
 from stepwise.engine.models.action_events import ACTIVITY_ACTIONS, action_events
 from stepwise.engine.models.effectiveness import ActionEffectiveness
+from tests.builders import AS_OF, days_ago, make_data
 
 
 def company():

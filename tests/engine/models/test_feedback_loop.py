@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-from builders import AS_OF, days_ago, make_data
 
 from stepwise.engine.models.apply import EngineModels
 from stepwise.engine.run import recommend
+from tests.builders import AS_OF, days_ago, make_data
 
 
 def company(n: int = 12):

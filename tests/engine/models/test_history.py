@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from builders import days_ago, make_data
-
 from stepwise.engine.history import as_known_on
+from tests.builders import days_ago, make_data
 
 DAY = days_ago(30)[:10]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from builders import make_data
 
 from stepwise.engine.history import as_known_on
 from stepwise.engine.models.base import GroupRate, ProbabilityModel, auc, brier, reliability
@@ -19,6 +18,7 @@ from stepwise.engine.models.features import DEAL_NUMERIC
 from stepwise.engine.models.lead import LeadConversionModel
 from stepwise.engine.models.training import _days, lead_set, win_set
 from stepwise.engine.models.win import WinModel
+from tests.builders import make_data
 
 END = pd.Timestamp("2026-11-23", tz="UTC")
 DAY = pd.Timedelta(days=1)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from test_honest_probabilities import END, crm_export, lead_export
 
 from stepwise.engine.models.base import reliability
 from stepwise.engine.models.training import evaluate
 from stepwise.engine.records import CanonicalData
 from stepwise.learning.report import write_report
+from tests.engine.models.test_honest_probabilities import END, crm_export, lead_export
 
 
 def test_reliability_bins_a_person_can_check():

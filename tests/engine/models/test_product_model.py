@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from builders import AS_OF, days_ago, make_data
 
 from stepwise.engine.catalog import load_catalog
 from stepwise.engine.models.products import DUE_BLENDS, NEW_BLENDS, ProductModel
 from stepwise.engine.predictions import Predictors, product_scores
 from stepwise.engine.products import product_offers
 from stepwise.engine.signals import account_signals
+from tests.builders import AS_OF, days_ago, make_data
 
 DAY = pd.Timestamp(AS_OF, tz="UTC")
 

@@ -10,7 +10,7 @@ import pytest
 from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken
 from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 FAST = Limits(general=(100_000, 1.0), search=(100_000, 1.0))
 

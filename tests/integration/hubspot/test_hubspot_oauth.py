@@ -114,7 +114,7 @@ def test_commands_setup_check_and_sync_against_the_fake(fake: FakeHubSpot, monke
         assert synced.exit_code == 0, synced.output
         assert "12 deals seen, 12 changed" in synced.output
         # stored under the portal's source, the only one its card may read (hubspot-<portal id>)
-        from stepwise.store.core import Store
+        from stepwise.store import Store
 
         recs = Store(f"sqlite:///{tmp_path / 'cli.db'}").recommendations_for("hubspot-4242", "deal", "1000")
         assert recs and recs[0].source == "hubspot-4242"

@@ -9,7 +9,7 @@ import responses
 
 from stepwise.integration.salesforce.client import SalesforceClient, connect, local_limiter
 from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, session_settings
-from stepwise.store.core import Store
+from stepwise.store import Store
 
 
 @pytest.fixture()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from test_salesforce_bulk import org_with_products
-
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import build_org
 from stepwise.integration.salesforce.mapping import load_mapping
+from tests.integration.salesforce.test_salesforce_bulk import org_with_products
 
 
 def test_products_carry_the_standard_list_price(fake, client):
