@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from stepwise.engine.records import CONTENT_TYPES, TABLES, coerce_table
-from stepwise.sample.company import COMPETITORS, generate_company, write_company
+from stepwise.sample.company import generate_company, write_company
+from stepwise.sample.vocabulary import COMPETITORS
 
 AS_OF = "2026-10-01"
 NOW = pd.Timestamp(AS_OF, tz="UTC")
