@@ -1,4 +1,4 @@
-"""Settings from the environment (12-factor); names as in DESIGN.md.
+"""Settings from the environment (12-factor); names as in README, "Configuration".
 
 A bad value is one clear line (`SettingsError`), never a traceback; secrets
 are SecretStr so they never show up in a repr or a log line.

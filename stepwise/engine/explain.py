@@ -1,4 +1,4 @@
-"""Step 6: explain — what to do, why now, what offer, which constraints (seed 002's four questions).
+"""Step 6: explain — what to do, why now, what offer, which constraints (the four questions of README, "What Stepwise does").
 
 Templates are the catalog's; the facts are the record's signals plus what the
 rules decided (products, asset, discount ceiling).  Only the chosen few are
@@ -87,7 +87,7 @@ def offer_for(action: Action, account_offers: list[dict[str, Any]], ceiling: flo
     main = [o for o in allowed if o["kind"] in ("replenish", "substitute")][:2]
     cross = [o for o in allowed if o["kind"] == "cross_sell"]
     if action.products == "replenish":
-        # Only to fill the pair (seed 002's "A + compatible B"): a second due product is the likelier sale.
+        # Only to fill the pair (an "A + compatible B" offer): a second due product is the likelier sale.
         cross = [o for o in cross if o.get("source") == "catalog"][: max(0, 2 - len(main))]
     else:
         cross = cross[:2]

@@ -1,4 +1,4 @@
-"""Guardrails for a generative writer (seed 002): rules decide, the model only explains and drafts.
+"""Guardrails for a generative writer (README, "Explanations: templates first, an LLM only behind guardrails"): rules decide, the model only explains and drafts.
 
 Input side: only what the business rules already approved goes into the
 prompt; CRM text is redacted (emails, phones, IBANs, card numbers) and fenced

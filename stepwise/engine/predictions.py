@@ -1,4 +1,4 @@
-"""Learned predictions as signals: AI proposes (seed 002), through the same catalog triggers as any fact.
+"""Learned predictions as signals: AI proposes (README, "Learned predictions"), through the same catalog triggers as any fact.
 
 `Predictors` holds what was learned from the company's own history as of a day (the
 reorder, win and lead-conversion models and the product model); `prediction_signals`

@@ -1,4 +1,4 @@
-"""The product engine (seed 002): what an account could be offered, filtered by the product rules.
+"""The product engine (README, "What Stepwise does"): what an account could be offered, filtered by the product rules.
 
 Per account: the products it buys and is due to buy again (replenishment), products it
 has never bought (cross-sell: the admin's `compatible_with` list, and what the learned

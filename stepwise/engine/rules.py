@@ -1,6 +1,6 @@
 """Step 2: the deterministic business rules decide what may reach the rep.
 
-AI proposes, rules decide (seed 002).  Each rule is a small vectorised
+AI proposes, rules decide (README, "Learned predictions: AI proposes, rules decide").  Each rule is a small vectorised
 function over the candidates that returns which rows it removes and why; every
 removal is kept as `{action_id or product_id, rule, reason}` for the audit.
 """
@@ -88,7 +88,7 @@ def content_library(candidates: pd.DataFrame, picks: pd.Series, catalog: Catalog
 
 def content_fallbacks(unserved: pd.DataFrame, proposed: pd.DataFrame, accounts: pd.DataFrame, catalog: Catalog,
                       signals: dict[str, pd.DataFrame] | None = None, start: int = 0) -> pd.DataFrame:
-    """The stand-ins for content actions the library could not serve (seed 001's next option of the pattern).
+    """The stand-ins for content actions the library could not serve (the next option of the same pattern).
 
     A content action with no asset gives way to its catalog `fallback` (send the ROI calculator → ask
     about the budget approval process; the battle card → research the competitor): the content

@@ -1,4 +1,4 @@
-"""Topics in activity text (seed 001's buyer signals), with negation handled.
+"""Topics in activity text (the buyer signals of README, "What Stepwise does"), with negation handled.
 
 "asked about ROI" is a budget signal; "no budget concerns" is not.  Each topic
 is a list of words and phrases (a trailing `*` matches any ending, so

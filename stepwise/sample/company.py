@@ -15,7 +15,7 @@ on, each computable from the tables alone relative to the as-of day:
   rhythm broke (churn risk); "Alfa Distribution SRL" (ACC-0001) orders every
   35-45 days, last 38 days ago, pays on time, has a contract with a 5% discount
   cap and no extended terms, and has never bought a product compatible with
-  its main one (seed 002);
+  its main one;
 - an order history as hard as real B2B wholesale data (see
   bench/sample_realism.py): days between orders as noisy as a real
   distributor's (per-account coefficient of variation around 0.65: a
@@ -34,11 +34,9 @@ on, each computable from the tables alone relative to the as-of day:
   unanswered quote, a demo without follow-up, declining engagement, no touch
   in over a week, or only a champion engaged; activity text mentioning budget,
   competitors, timelines, pricing, discounts, security, integration, pilots,
-  legal review, executive sign-off, objections and pain, sometimes negated
-  (seed 001);
+  legal review, executive sign-off, objections and pain, sometimes negated;
 - leads with web visits, among them one with six visits to cloud-migration
-  pages in the last week and several with pricing visits and a demo request
-  (seed 000);
+  pages in the last week and several with pricing visits and a demo request;
 - deal outcomes a win model can learn, but not read off: each deal has a
   hidden health (part the account relationship, part the deal) that shows,
   with noise, in its activity before the close — more of the buyer's side

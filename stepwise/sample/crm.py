@@ -182,7 +182,7 @@ def _win_chance(health: np.ndarray, size: np.ndarray, competitor: np.ndarray, or
 
 
 def _deal_patterns(w: World, stage: np.ndarray, closed: np.ndarray, created: np.ndarray) -> np.ndarray:
-    """How each open deal's activity unfolds: the engagement situations of seed 001."""
+    """How each open deal's activity unfolds: the engagement situations the deal actions look for."""
     rng, d = w.rng, len(stage)
     age = (w.now - created) / DAY
     open_ = ~closed
@@ -201,13 +201,13 @@ def leads(w: World) -> pd.DataFrame:
     seniority = rng.choice(5, n, p=[0.1, 0.15, 0.25, 0.3, 0.2])
     title = obj([t for row in LEAD_TITLES for t in row])[seniority * 4 + rng.integers(0, 4, n)]
     industry = rng.choice(len(INDUSTRIES), n, p=[0.3, 0.2, 0.15, 0.12, 0.11, 0.12])
-    industry[:3] = 0  # the seed 000 leads below are hospitals and clinics
+    industry[:3] = 0  # the named leads below are hospitals and clinics
     company, domain = company_names(rng, industry, rng.choice(len(COUNTRIES), n, p=COUNTRY_P))
     size = np.clip(np.rint(np.exp(rng.normal(5, 1.3, n))), 5, 50_000)
     value = np.maximum(1000, np.round(np.exp(rng.normal(np.log(30_000), 0.9, n)), -2))
     owner = rng.integers(0, REPS, n)
     created = w.now - rng.uniform(1, 365, n) * DAY
-    # Seed 000: a lead reading about cloud migration, two showing strong buying
+    # A lead reading about cloud migration, two showing strong buying
     # signals (pricing + demo request), one of them high value.
     status[:3] = [1, 0, 1]
     source[:3] = "web"
@@ -319,7 +319,7 @@ def _account_rows(w: World) -> _Rows:
     complaint_share = np.where(acc["broken"][account], 0.6, 0.3)
     topic = np.where(rng.random(r) < complaint_share, COMPLAINT, REPLENISH)
     negated = (topic == COMPLAINT) & (rng.random(r) < 0.2)
-    # Seed 002's recent CRM interactions with Alfa: portfolio talk, a datasheet request, no complaints.
+    # Alfa's recent CRM interactions: portfolio talk, a datasheet request, no complaints.
     alfa_t = w.now - np.array([12.4, 8.6, 20.2]) * DAY
     return _Rows(np.r_[t, alfa_t], np.r_[kind, 1, 0, 3], np.full(r + 3, -1), np.r_[account, 0, 0, 0],
                  np.r_[topic, PORTFOLIO, DATASHEET, COMPLAINT], np.r_[negated, False, False, True])

@@ -166,7 +166,7 @@ def accounts_table(w: World) -> pd.DataFrame:
     erp = rng.integers(0, len(ERPS), n)
     if n > 1:
         family[1] = STOCKOUT_FAMILY  # someone always buys the stocked-out product regularly
-    # ACC-0001 is the distributor from seed 002.
+    # ACC-0001 is Alfa Distribution, the named distributor of the demo.
     industry[0], segment[0], country[0], strategic[0], family[0] = 0, 1, 0, False, ALFA_FAMILY
     revenue[0], credit[0] = 48_000_000.0, 150_000.0
     name[0], domain[0] = ALFA_NAME, "alfa-distribution.ro"

@@ -1,4 +1,4 @@
-"""Which products an account will buy: its own products due again, and new ones bought together (seed 002).
+"""Which products an account will buy: its own products due again, and new ones bought together (README, "Learned predictions").
 
 Two small learned scorers over (account, product) pairs, fitted out of time on the
 company's own order lines, pure and vectorised:

@@ -205,7 +205,7 @@ def _effectiveness_metrics(events: pd.DataFrame | None, learned: ActionEffective
 
 
 def predict(data: CanonicalData, as_of: str | pd.Timestamp, bundle: ModelBundle | None = None) -> dict[str, Any]:
-    """The `stepwise predict` contract (DESIGN.md), from what was known on `as_of` only."""
+    """The `stepwise predict` contract (README, "`stepwise predict` (public contract)"), from what was known on `as_of` only."""
     day = as_utc(as_of)
     if bundle is not None and as_utc(bundle.trained_as_of) > day:
         raise ValueError(f"model {bundle.version} was trained after {day:%Y-%m-%d}: it has seen the future")
