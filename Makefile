@@ -25,9 +25,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/stepwise demo
 
-## Dev dependencies, the local services (Redis, PostgreSQL), then the full suite.
+## Dev dependencies, the local services (Redis, PostgreSQL), ruff, the layering contracts (.importlinter), then the full suite.
 test: $(DEV_STAMP) services
 	$(BIN)/ruff check stepwise tests bench
+	$(BIN)/lint-imports
 	@bash scripts/ensure-chromium.sh
 	bash scripts/test-lwc.sh
 	bash scripts/test-hubspot-card.sh
@@ -38,6 +39,7 @@ services:
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check stepwise tests bench
+	$(BIN)/lint-imports
 
 ## Every benchmark (≈ 15 minutes on 2 cores); figures go to BENCHMARKS.md.
 bench: $(DEV_STAMP)
