@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stepwise.engine.explain import _round1
+from stepwise.engine.explain import _round1, _Rows, _Signals, _Texts
 from stepwise.engine.recommendation import _json_copy
 from stepwise.engine.templates import Facts, compile_template, format_column, render, render_column
 
@@ -18,6 +18,10 @@ TEMPLATES = ["", "plain, no field", "{x}", "  {x} and {x:times} ", "{x!r}|{x!s}"
              "{0}", "{x.real}", "{x[0]}", "{}"]
 
 
+# What the column-wise path leaves to `render`, record by record: attribute or index lookups, positional fields.
+ONE_BY_ONE = {"{0}", "{x.real}", "{x[0]}", "{}"}
+
+
 def _outcome(fill):
     try:
         return fill()
@@ -25,15 +29,43 @@ def _outcome(fill):
         return type(exc).__name__
 
 
+def _signal_frame(value) -> pd.DataFrame:
+    return pd.DataFrame({"x": [value]}, index=["r1"], dtype=object)
+
+
+def _filled_by_explain(template, value):
+    """The text explain writes for one record whose signal `x` holds `value` (whichever path it takes)."""
+    signals = _Signals(_signal_frame(value), frozenset({"x"}))
+    return _Texts(_Rows(signals, ["r1"]), [{}], 1).fill(template)[0]
+
+
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_a_column_fills_like_render(template):
     compiled = compile_template(template)
+    assert (compiled.fmt is None) == (template in ONE_BY_ONE), "which templates take the column-wise path"
     for value in VALUES:
-        expected = _outcome(lambda v=value: render(template, {"x": v}))
-        if compiled.fmt is None:  # left to render itself, record by record
-            continue
-        got = _outcome(lambda v=value: render_column(compiled, [format_column([v], conv, spec) for _, conv, spec in compiled.keys], 1)[0])
-        assert got == expected, (template, value)
+        if compiled.fmt is not None:
+            expected = _outcome(lambda v=value: render(template, {"x": v}))
+            got = _outcome(lambda v=value: render_column(compiled, [format_column([v], conv, spec) for _, conv, spec in compiled.keys], 1)[0])
+            assert got == expected, (template, value)
+        # explain reads a record's signals as DataFrame.to_dict gives them (native Python scalars)
+        record = _signal_frame(value).to_dict("records")[0]
+        expected = _outcome(lambda r=record: render(template, r))
+        assert _outcome(lambda v=value: _filled_by_explain(template, v)) == expected, (template, value)
+
+
+@pytest.mark.parametrize(("template", "value", "expected"), [
+    ("{x.real}", 2.5, "2.5"),
+    ("{x.real}", 7, "7"),
+    ("{x[0]}", "a_b", "a"),
+    ("{x[0]}", None, "u"),  # an unknown value reads "unknown" before the lookup
+    ("{x.real}", "text", "AttributeError"),
+    ("{x[0]}", 2.5, "TypeError"),
+    ("{0}", 1, "ValueError"),  # positional fields have no record value to take
+    ("{}", 1, "ValueError"),
+])
+def test_templates_left_to_render_give_its_text_or_its_error(template, value, expected):
+    assert _outcome(lambda: _filled_by_explain(template, value)) == expected
 
 
 def test_facts_win_in_order_and_missing_reads_unknown():
