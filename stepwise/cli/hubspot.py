@@ -1,7 +1,9 @@
 """`stepwise sync hubspot [--full]`, `stepwise check hubspot`, `stepwise setup hubspot`.
 
 Registered on the main CLI's `sync`, `check` and `setup` groups (cli.py).
-Bad configuration is one line on stderr and exit code 2, never a traceback.
+Bad configuration (no token, a token HubSpot rejects, HubSpot unreachable) is one line on stderr and
+exit code 2, never a traceback; `check` exits 1 when something must be fixed (the same codes as
+`stepwise check salesforce`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ def sync_hubspot(full: bool, as_of: str | None, no_write_back: bool, portal: str
     from stepwise.engine.catalog import load_catalog
     from stepwise.integration.hubspot.connector import HubSpotConnector
     from stepwise.settings import get_settings
+    from stepwise.store import Store
     from stepwise.workers.pipeline import run_pipeline
 
     settings = get_settings()
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
-    connector = HubSpotConnector.from_settings(portal, full=full)
-    result = run_pipeline(connector, catalog, as_of_day(as_of), store=connector.store,
-                          write_back=not no_write_back)
-    stats = dict(connector.stats)
+    store = Store(settings.database_url)
+    try:
+        connector = HubSpotConnector.from_settings(portal, full=full, store=store)
+        result = run_pipeline(connector, catalog, as_of_day(as_of), store=store, write_back=not no_write_back)
+    finally:
+        store.close()
+    stats = connector.last_sync.counts
     click.echo(
         f"hubspot: {stats.get('searched', 0)} deals seen, {stats.get('changed', 0)} changed, "
         f"{stats.get('skipped_own_write', 0)} only our own write-back, {stats.get('archived', 0)} archived; "
@@ -50,16 +56,16 @@ def sync_hubspot(full: bool, as_of: str | None, no_write_back: bool, portal: str
 @user_errors
 def check_hubspot(portal: str) -> None:
     """Check the token's scopes and the mapping against the portal; say what is missing."""
-    from stepwise.integration.hubspot.check import check
+    from stepwise.integration.base import check_exit_code
     from stepwise.integration.hubspot.connector import HubSpotConnector
 
-    problems = 0
-    for ok, line in check(HubSpotConnector.from_settings(portal)):
-        click.echo(f"{'ok  ' if ok else 'MISSING'} {line}")
-        problems += not ok
+    findings = HubSpotConnector.from_settings(portal).check()
+    for finding in findings:
+        click.echo(f"{'ok  ' if finding.level == 'ok' else 'MISSING'} {finding.text}")
+    problems = sum(f.level == "error" for f in findings)
     if problems:
         click.echo(f"error: {problems} problem(s); fix them and run `stepwise check hubspot` again", err=True)
-        sys.exit(2)
+    sys.exit(check_exit_code(findings))
 
 
 @click.command("hubspot")

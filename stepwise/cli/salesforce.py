@@ -2,7 +2,8 @@
 
 Both are `click.Command`s named "salesforce", registered on the main CLI's `sync` and
 `check` groups (cli.py).
-Bad configuration is one line on stderr and exit code 2, never a traceback.
+Bad configuration is one line on stderr and exit code 2, never a traceback; `check` exits 1 when
+something must be fixed (the same codes as `stepwise check hubspot`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     store = Store(settings.database_url)
     try:
-        connector = SalesforceConnector.from_settings(settings, mapping_path=mapping, store=store, full=full)
+        connector = SalesforceConnector.from_settings(settings, mapping_path=mapping, full=full)
         result = run_pipeline(connector, catalog, day, store=store, write_back=not no_write_back)
     finally:
         store.close()
@@ -60,20 +61,18 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
 @user_errors
 def check_salesforce(mapping: Path | None) -> None:
     """Compare the mapping and Stepwise_Recommendation__c with the org; list what is missing."""
-    from stepwise.integration.salesforce.check import check
-    from stepwise.integration.salesforce.client import connect
-    from stepwise.integration.salesforce.connector import SalesforceOptions
-    from stepwise.integration.salesforce.mapping import load_mapping
+    from stepwise.integration.base import check_exit_code
+    from stepwise.integration.salesforce.connector import SalesforceConnector
 
-    loaded = load_mapping(mapping)
-    client = connect(get_settings(), version=loaded.api_version)
-    findings = check(client, loaded, create_tasks=SalesforceOptions().create_tasks)
+    connector = SalesforceConnector.from_settings(get_settings(), mapping_path=mapping)
+    findings = connector.check()
     for finding in findings:
         click.echo(str(finding))
     errors = sum(f.level == "error" for f in findings)
+    client = connector.client
     click.echo(f"{client.instance}: {errors} error(s), {len(findings) - errors} warning(s) "
                f"({client.stats.calls} API calls)", err=True)
     if not findings:
         click.echo("Salesforce is ready: every mapped field and the Stepwise object are there.")
-    sys.exit(1 if errors else 0)
+    sys.exit(check_exit_code(findings))
 

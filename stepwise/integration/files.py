@@ -7,24 +7,33 @@ skipped with a warning naming file, row id and reason, the rest goes through.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans, validate_presence
-from stepwise.integration.base import Connector, ConnectorError, register
+from stepwise.integration.base import Connector, ConnectorError, Pulled, SyncReport, register
 
 log = logging.getLogger(__name__)
 
 
 class FilesConnector(Connector):
-    def __init__(self, directory: str | Path):
+    """Read-only, no cursors: every pull reads the whole folder (`full` changes nothing)."""
+
+    def __init__(self, directory: str | Path, *, full: bool = False, store: object | None = None):
         if not str(directory):
             raise ConnectorError("files source needs a folder: --source files:DIR")
         self.directory = Path(directory)
         self.source = "files"
+        self.last_sync = SyncReport()
 
-    def pull(self, since: str | None = None) -> CanonicalData:
+    def pull(self, cursors: Mapping[str, str] | None = None) -> Pulled:
+        data = self._read()
+        self.last_sync = SyncReport(rows=data.counts(), skipped=len(data.skipped))
+        return Pulled(data, report=self.last_sync)
+
+    def _read(self) -> CanonicalData:
         if not self.directory.is_dir():
             raise ConnectorError(f"{self.directory}: no such folder")
         data = CanonicalData()

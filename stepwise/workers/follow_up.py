@@ -1,4 +1,5 @@
-"""After a rep accepts: the CRM follow-up (a HubSpot task, …) done by a worker, never inline in the request.
+"""After a rep accepts: the CRM follow-up (a HubSpot task, a Salesforce Task) done by the `stepwise.follow_up`
+worker (workers/tasks.py), never inline in the request.
 
 The feedback is already committed when this is enqueued (Warehouse's rule: send tasks only after the
 transaction), so a broker or CRM outage loses nothing: the task retries with backoff, and creating
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from stepwise.engine.recommendation import Recommendation
+from stepwise.integration.base import Connector
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,16 @@ def spec_for_source(source: str, private_app: bool) -> str | None:
     return None  # files and other sources have no CRM to follow up in
 
 
-def apply_accepted(rec: Recommendation, connector) -> str | None:
-    """Ask the connector to follow up; connectors without the capability do nothing."""
-    apply = getattr(connector, "apply_response", None)
-    if apply is None:
+#: the Celery task that creates the follow-up; "stepwise.apply_response" is its former name, still
+#: registered so messages queued before the rename run
+TASK = "stepwise.follow_up"
+
+
+def create_follow_up(rec: Recommendation, connector: Connector) -> str | None:
+    """The CRM follow-up of an accepted recommendation, by a connector that declares it; its CRM id."""
+    if "follow_up" not in connector.capabilities:
         return None
-    return apply(rec, "accepted", owner_id=rec.owner_id)
+    return connector.follow_up(rec)
 
 
 def enqueue(rec_id: str, redis_url: str | None) -> bool:
@@ -50,7 +56,7 @@ def enqueue(rec_id: str, redis_url: str | None) -> bool:
         # Fail fast when the broker is down (kombu would otherwise keep the rep waiting for seconds).
         redis.Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
         # A short retry only: the rep is waiting on this request, and the feedback is already stored.
-        make_celery(redis_url).send_task("stepwise.apply_response", args=[rec_id], retry=True,
+        make_celery(redis_url).send_task(TASK, args=[rec_id], retry=True,
                                          retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2})
         return True
     except Exception as exc:  # noqa: BLE001 - the feedback is stored; the follow-up must not fail the request

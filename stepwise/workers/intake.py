@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 
-from stepwise.engine.records import CanonicalData
 from stepwise.integration.base import Connector, Pulled
 from stepwise.store import NotFound, Store
 
@@ -16,26 +15,15 @@ log = logging.getLogger(__name__)
 
 
 def take_in(connector: Connector, store: Store | None) -> Pulled:
-    """Pull, then store the feedback and expire the deleted records' cards; the cursors are kept later
-    by `keep_cursors`, once the run has stored what it needs of the pull."""
-    pulled = connector.pull()
-    if isinstance(pulled, CanonicalData):  # transitional: a connector that still returns the bare tables
-        pulled = Pulled(pulled)
+    """Pull from where the last kept cursors say, then store the feedback and expire the deleted records'
+    cards; the cursors are kept later by `keep_cursors`, once the run has stored what it needs of the pull.
+
+    Without a store nothing is kept, so the connector reads everything."""
+    pulled = connector.pull(store.cursors(connector.source) if store is not None else None)
     if store is None:
         return pulled
-    for fb in pulled.feedback:
-        try:
-            store.record_feedback(fb.rec_id, fb.action, user=fb.user, reason=fb.reason,
-                                  snooze_until=fb.snooze_until, idempotency_key=fb.idempotency_key)
-        except NotFound:
-            continue  # a card from before this store existed
-        except ValueError as exc:
-            log.warning("%s: response on %s not recorded: %s", connector.source, fb.rec_id, exc)
+    pulled.report.feedback = _record_feedback(connector, store, pulled)
     expired = store.expire_deleted(connector.source, pulled.deleted)
-    # transitional: a connector that still expires its deleted records itself
-    expire_deleted = getattr(connector, "expire_deleted", None)
-    if expire_deleted is not None:
-        expired += expire_deleted(store)
     if expired:
         log.info("%s: %d recommendation(s) of deleted records expired", connector.source, expired)
     return pulled
@@ -44,3 +32,20 @@ def take_in(connector: Connector, store: Store | None) -> Pulled:
 def keep_cursors(connector: Connector, store: Store | None, pulled: Pulled) -> None:
     if store is not None and pulled.cursors:
         store.set_cursors(connector.source, pulled.cursors)
+
+
+def _record_feedback(connector: Connector, store: Store, pulled: Pulled) -> int:
+    """How many responses were new to the store (the overlap window reads some again: their
+    idempotency keys make them replays)."""
+    recorded = 0
+    for fb in pulled.feedback:
+        try:
+            event = store.record_feedback(fb.rec_id, fb.action, user=fb.user, reason=fb.reason,
+                                          snooze_until=fb.snooze_until, idempotency_key=fb.idempotency_key)
+        except NotFound:
+            continue  # a card from before this store existed
+        except ValueError as exc:
+            log.warning("%s: response on %s not recorded: %s", connector.source, fb.rec_id, exc)
+            continue
+        recorded += not event.get("replayed")
+    return recorded

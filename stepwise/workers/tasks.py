@@ -7,33 +7,27 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from stepwise.engine.catalog import load_catalog
-from stepwise.integration.base import connector_for
+from stepwise.integration.base import Connector, connector_for
 from stepwise.settings import get_settings
 from stepwise.store import Store
 from stepwise.workers import fanout
 from stepwise.workers.celery_app import app
+from stepwise.workers.follow_up import TASK as FOLLOW_UP_TASK
+from stepwise.workers.follow_up import create_follow_up, source_spec, spec_for_source
 from stepwise.workers.pipeline import narrator_from
 
 log = logging.getLogger(__name__)
 
 
-def _connector(source: str, full: bool):
+def _connector(source: str, full: bool, store: Store) -> Connector:
     """The daily re-score re-reads everything (full); the 15-minute syncs read what changed.
 
     `source` is a connector spec (`salesforce`, `hubspot`, `hubspot:PORTAL`, `files:DIR`) or, from
     a webhook, the store's source name `hubspot-<portal>` (the event knows the portal, not how
     Stepwise connects to it)."""
     if source.startswith("hubspot-"):
-        from stepwise.workers.follow_up import spec_for_source
-
         source = spec_for_source(source, private_app=get_settings().hubspot_access_token is not None) or source
-    if full and source == "salesforce":
-        return connector_for("salesforce:full")
-    if full and source.partition(":")[0] == "hubspot":
-        from stepwise.integration.hubspot.connector import HubSpotConnector
-
-        return HubSpotConnector.from_settings(source.partition(":")[2], full=True)
-    return connector_for(source)
+    return connector_for(source, full=full, store=store)
 
 
 @app.task(name="stepwise.score_source", bind=True)
@@ -43,7 +37,7 @@ def score_source(self, source: str, as_of: str | None = None, full: bool = False
     settings = get_settings()
     store = Store(settings.database_url)
     try:
-        run_id, chunks = fanout.plan_run(_connector(source, full), source, as_of or date.today().isoformat(), store,
+        run_id, chunks = fanout.plan_run(_connector(source, full, store), source, as_of or date.today().isoformat(), store,
                                          full=full, chunk_size=settings.chunk_size)
     finally:
         store.close()
@@ -89,7 +83,7 @@ def finish_run(self, run_id: str) -> dict:
         plan = RunChunks(store).run(run_id)
         if plan is None:
             return {"run_id": run_id, "finished": False, "why": "unknown run"}
-        connector = _connector(plan.spec, plan.full) if plan.write_back else None
+        connector = _connector(plan.spec, plan.full, store) if plan.write_back else None
         counts = fanout.finish_run(run_id, connector, store)
         return {"run_id": run_id, "recommendations": counts["recommendations"], "written_back": counts["written_back"]}
     finally:
@@ -135,12 +129,8 @@ def retrain(source: str, as_of: str | None = None) -> dict:
     return {"model_version": learning.retrain(source, as_of or date.today().isoformat())}
 
 
-@app.task(name="stepwise.apply_response", bind=True, autoretry_for=(Exception,), retry_backoff=5,
-          retry_backoff_max=600, retry_jitter=True, max_retries=10)
-def apply_response(self, rec_id: str) -> dict:
-    """A rep accepted: create the CRM follow-up (idempotent per recommendation), retried while the CRM is down."""
-    from stepwise.workers.follow_up import apply_accepted, source_spec
-
+def _follow_up(rec_id: str) -> dict:
+    """A rep accepted: create the CRM follow-up (idempotent per recommendation)."""
     settings = get_settings()
     store = Store(settings.database_url)
     try:
@@ -150,7 +140,23 @@ def apply_response(self, rec_id: str) -> dict:
         spec = source_spec(rec, private_app=settings.hubspot_access_token is not None)
         if spec is None:
             return {"applied": False, "why": f"no CRM follow-up for source {rec.source}"}
-        created = apply_accepted(rec, connector_for(spec))
+        created = create_follow_up(rec, connector_for(spec, store=store))
         return {"applied": created is not None, "crm_id": created}
     finally:
         store.close()
+
+
+_FOLLOW_UP_RETRIES = {"bind": True, "autoretry_for": (Exception,), "retry_backoff": 5, "retry_backoff_max": 600,
+                      "retry_jitter": True, "max_retries": 10}
+
+
+@app.task(name=FOLLOW_UP_TASK, **_FOLLOW_UP_RETRIES)
+def follow_up(self, rec_id: str) -> dict:
+    """A rep accepted: the CRM follow-up (workers/follow_up.py), retried while the CRM is down."""
+    return _follow_up(rec_id)
+
+
+@app.task(name="stepwise.apply_response", **_FOLLOW_UP_RETRIES)
+def apply_response(self, rec_id: str) -> dict:
+    """The follow-up's former task name: messages queued before the rename still run."""
+    return _follow_up(rec_id)

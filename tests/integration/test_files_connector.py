@@ -28,7 +28,7 @@ A2,Beta Labs,software,enterprise,ignored
 
 
 def test_a_minimal_folder_reads_with_only_accounts(folder):
-    data = FilesConnector(folder).pull()
+    data = FilesConnector(folder).pull().data
     assert list(data.accounts["account_id"]) == ["A1", "A2"]
     assert "extra_column" not in data.accounts.columns
     assert data.present() == {"accounts"}
@@ -54,7 +54,7 @@ D5,A9,proposal,500,2026-10-02
 D6,A2,Negotiation,2500,2026-10-03T09:30:00Z
 """)
     with caplog.at_level(logging.WARNING):
-        data = FilesConnector(folder).pull()
+        data = FilesConnector(folder).pull().data
     assert list(data.deals["deal_id"]) == ["D1", "D6"]
     assert data.deals.loc[1, "stage"] == "negotiation"
     reasons = {issue.row_id: issue.reason for issue in data.skipped}
@@ -71,7 +71,7 @@ D6,A2,Negotiation,2500,2026-10-03T09:30:00Z
 
 def test_required_values_may_not_be_blank(folder):
     write(folder, "orders", "order_id,account_id,ordered_at\nO1,A1,\nO2,A1,2026-01-05\n,A1,2026-01-06")
-    data = FilesConnector(folder).pull()
+    data = FilesConnector(folder).pull().data
     assert list(data.orders["order_id"]) == ["O2"]
     assert {(i.row_id, i.reason) for i in data.skipped} == {("O1", "ordered_at is empty"), ("line 4", "order_id is empty")}
 
@@ -84,7 +84,7 @@ def test_no_accounts_and_no_leads_is_a_clear_error(tmp_path):
 
 def test_a_leads_only_source_is_fine(tmp_path):
     write(tmp_path, "leads", "lead_id,created_at,status\nL1,2026-11-01,new")
-    assert list(FilesConnector(tmp_path).pull().leads["lead_id"]) == ["L1"]
+    assert list(FilesConnector(tmp_path).pull().data.leads["lead_id"]) == ["L1"]
 
 
 def test_unreadable_or_missing_folder_and_unknown_source(tmp_path):
@@ -105,3 +105,12 @@ def test_cli_turns_a_broken_file_into_one_line_and_exit_2(folder):
     assert run.stdout == ""
     assert run.stderr.strip() == f"error: {folder / 'deals.csv'}: required column 'account_id' is missing"
     assert "Traceback" not in run.stderr
+
+
+def test_the_files_source_declares_no_capability_and_its_pull_keeps_nothing(folder):
+    connector = connector_for(f"files:{folder}", full=True)
+    pulled = connector.pull({"anything": "1"})
+    assert connector.capabilities == frozenset()
+    assert pulled.cursors == {} and pulled.deleted == {} and pulled.feedback == []
+    assert pulled.report is connector.last_sync and pulled.report.rows == {"accounts": 2}
+    assert connector.push([]).written == 0 and connector.check() == []

@@ -1,10 +1,15 @@
-"""`stepwise check hubspot`: can we read what we need, does the mapping fit this portal?"""
+"""`stepwise check hubspot`: can we read what we need, does the mapping fit this portal?
+
+A rejected token (401) is bad configuration, raised as a ConnectorError (exit 2); a missing scope or
+property is a finding to fix (exit 1).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from stepwise.integration.base import Finding
 from stepwise.integration.hubspot.client import HubSpotAuthError, HubSpotError
 from stepwise.integration.hubspot.mapping import ENGAGEMENT_TYPES, OBJECT_TABLES
 from stepwise.integration.hubspot.pull import pipelines
@@ -16,13 +21,20 @@ if TYPE_CHECKING:
 READ_OBJECTS = ("deals", "companies", "contacts", *ENGAGEMENT_TYPES)
 
 
-def check(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
+def check(connector: HubSpotConnector) -> list[Finding]:
+    """Every check in order: "ok" for what is there, "error" for what is missing."""
+    return [Finding("ok" if ok else "error", line) for ok, line in _lines(connector)]
+
+
+def _lines(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
     client, mapping = connector.client, connector.mapping
     for object_type in READ_OBJECTS:
         try:
             client.call("crm.objects.basic_api", "get_page", object_type, limit=1, label=f"check:{object_type}")
             yield True, f"read {object_type}"
         except HubSpotAuthError as exc:
+            if exc.status == 401:
+                raise  # no token this portal accepts: nothing else can be checked
             hint = f"crm.objects.{object_type}.read" if object_type in READ_OBJECTS[:3] else "the engagement read scopes"
             yield False, f"read {object_type}: {exc} (add {hint} to the app)"
     wanted = {

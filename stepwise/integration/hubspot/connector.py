@@ -5,15 +5,16 @@ their contacts, engagements and line items by association + batch read; every
 changed company, product and mapped custom object — orders, invoices, stock,
 contracts — by search), keeps the canonical rows in its own tables, and hands the
 engine the whole portal.  Every call goes through `HubSpotClient` (limiter,
-retries, counting).
+retries, counting).  Its own tables (`HubSpotState`) are a copy of the portal, like the
+Salesforce mirror; the pull returns the cursors for the run to keep once it has used the pull
+(workers/intake.py), so a crash in between re-reads, never skips.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stepwise.engine.recommendation import Recommendation
 from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans
-from stepwise.integration.base import Connector, ConnectorError, PushResult, register
+from stepwise.integration.base import Connector, ConnectorError, Finding, Pulled, PushResult, SyncReport, register
+from stepwise.integration.hubspot import check as portal_check
 from stepwise.integration.hubspot.client import HubSpotAuthError, HubSpotClient, Limits, StaticToken, TokenProvider
 from stepwise.integration.hubspot.mapping import (
     ENGAGEMENT_TYPES,
     OBJECT_TABLES,
-    Mapping,
     ObjectSpec,
     load_mapping,
     primary_company,
 )
+from stepwise.integration.hubspot.mapping import Mapping as HubSpotMapping
 from stepwise.integration.hubspot.pull import associations, batch_read, list_archived, pipelines, search_changed, to_ms
 from stepwise.integration.hubspot.push import WRITE_PROPERTIES, create_task, write_back, write_hash
 from stepwise.integration.hubspot.state import HubSpotState
@@ -66,22 +68,28 @@ def portal_of(client: HubSpotClient) -> str:
 
 
 class HubSpotConnector(Connector):
-    def __init__(self, client: HubSpotClient, store: Store, *, account: str = "private", source: str = "hubspot",
-                 mapping: Mapping | None = None, full: bool = False, overlap_seconds: int = 120,
+    capabilities = frozenset({"write_back", "follow_up", "deletions"})
+
+    def __init__(self, client: HubSpotClient, state: HubSpotState, *, source: str = "hubspot",
+                 mapping: HubSpotMapping | None = None, full: bool = False, overlap_seconds: int = 120,
                  create_tasks: bool = True, clock=time.time):
-        self.client, self.store, self.source = client, store, source
+        self.client, self.state, self.source = client, state, source
         self.mapping = mapping or load_mapping()
-        self.state = HubSpotState(store.engine, account)
         self.full, self.overlap_ms, self.create_tasks, self.clock = full, overlap_seconds * 1000, create_tasks, clock
-        self.stats: Counter[str] = Counter()
+        self.last_sync = SyncReport()
+        self._unreadable: set[str] = set()  # optional tables this token may not read (a 403), per pull
 
     @classmethod
-    def from_settings(cls, argument: str = "", *, full: bool = False) -> HubSpotConnector:
-        """`--source hubspot` (private app token) or `--source hubspot:PORTAL_ID` (an OAuth install)."""
+    def from_settings(cls, argument: str = "", *, full: bool = False, store: Store | None = None) -> HubSpotConnector:
+        """`--source hubspot` (private app token) or `--source hubspot:PORTAL_ID` (an OAuth install).
+
+        Its tables, the OAuth tokens and the private app's portal id live in the store's database: the
+        run's store, or (for a command without one: check, setup) one opened on STEPWISE_DATABASE_URL.
+        """
         from stepwise.settings import get_settings
 
         settings, options = get_settings(), HubSpotOptions()
-        store = Store(settings.database_url)
+        store = store or Store(settings.database_url)
         portal = argument.strip()
         tokens: TokenProvider
         if portal:
@@ -106,32 +114,41 @@ class HubSpotConnector(Connector):
             portal = options.portal_id or store.get_cursor("hubspot", "portal_id") or portal_of(client)
             store.set_cursor("hubspot", "portal_id", portal)
             source = f"hubspot-{portal}"
-        return cls(client, store, account=account, source=source, mapping=load_mapping(options.mapping),
+        return cls(client, HubSpotState(store.engine, account), source=source, mapping=load_mapping(options.mapping),
                    full=full, overlap_seconds=options.overlap_seconds, create_tasks=options.create_tasks)
 
     # -- pull --------------------------------------------------------------------------------
 
-    def pull(self, since: str | None = None) -> CanonicalData:
-        """Read what changed since the last sync (everything on the first or a --full one) → the whole portal."""
-        self.stats.clear()
+    def pull(self, cursors: Mapping[str, str] | None = None) -> Pulled:
+        """Read what changed since `cursors` (everything on the first or a --full sync) → the whole portal.
+
+        Cursors: "deals" is the newest last-modified date read; the others ("companies", "contacts",
+        "products", "object:<type>") are when this pull started, each kept only for what it did read.
+        """
+        calls_before = self.client.total_calls
+        self._cursors: Mapping[str, str] = cursors or {}
+        self._keep: dict[str, str] = {}
+        self._report = report = SyncReport()
+        self._counts = report.counts
         self._started = int(self.clock() * 1000)
-        self._unreadable: set[str] = set()        # optional tables this token may not read (a 403)
+        self._unreadable = set()
         self._new_products: set[str] = set()      # products named by the line items read in this run
-        cursor = self.store.get_cursor(self.source, "deals")
+        cursor = self._cursors.get("deals")
         full = self.full or cursor is None
+        report.mode = "full" if full else "incremental"
         stages = self.mapping.resolve_stages(pipelines(self.client))
         entered = sorted({f"hs_date_entered_{key.split(':', 1)[1]}" for key in stages})
         deal_props = self.mapping.deal_request_properties(WRITE_PROPERTIES) + entered
         if full:
             self.state.clear()
-        watermark = None if full else (to_ms(since) if since else int(cursor)) - self.overlap_ms
+        watermark = None if full else int(cursor) - self.overlap_ms
         unmapped = [t for t in OBJECT_TABLES if t not in self.mapping.objects]
         if unmapped:
             log.info("HubSpot: the mapping names no object for %s: skipped (the actions that need them are off)",
                      ", ".join(unmapped))
 
         deals = list(search_changed(self.client, "deals", deal_props, watermark))
-        self.stats["searched"] = len(deals)
+        self._counts["searched"] = len(deals)
         changed = self._changed(deals)
         # Companies first: every one the search brings is current, so no deal needs to read it again.
         self._fresh_companies = self._companies(full)
@@ -145,10 +162,16 @@ class HubSpotConnector(Connector):
             self._refresh("contacts", "lastmodifieddate")
 
         newest = max((to_ms((d.get("properties") or {}).get("hs_lastmodifieddate")) or 0 for d in deals), default=0)
-        self.store.set_cursor(self.source, "deals", str(max(newest, int(cursor or 0))))
-        self.store.set_cursor(self.source, "contacts", str(self._started))
-        log.info("HubSpot pull: %s", dict(self.stats))
-        return self._canonical()
+        self._keep["deals"] = str(max(newest, int(cursor or 0)))
+        self._keep["contacts"] = str(self._started)
+        log.info("HubSpot pull: %s", dict(self._counts))
+        data = self._canonical()
+        report.rows = {"deals": self._counts["searched"], "companies": self._counts["companies_searched"]}
+        report.skipped = len(data.skipped)
+        report.skipped_objects = sorted(self._unreadable)
+        report.calls = self.client.total_calls - calls_before
+        self.last_sync = report
+        return Pulled(data, deleted=report.deleted_by_column(), cursors=self._keep, report=report)
 
     def _changed(self, deals: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
         """The deals whose data differs from what we hold; our own write-back's echo is not a change."""
@@ -161,10 +184,10 @@ class HubSpotConnector(Connector):
             deal_id = str(deal["id"])
             if known.get(deal_id) == fingerprint:
                 echo = write_hash({p: props.get(p) for p in WRITE_PROPERTIES}) == written.get(deal_id)
-                self.stats["skipped_own_write" if echo else "skipped_unchanged"] += 1
+                self._counts["skipped_own_write" if echo else "skipped_unchanged"] += 1
                 continue
             out.append((deal, fingerprint))
-        self.stats["changed"] = len(out)
+        self._counts["changed"] = len(out)
         return out
 
     def _companies(self, full: bool) -> set[str]:
@@ -174,13 +197,13 @@ class HubSpotConnector(Connector):
         no open deal too, so companies are not read only through deals.  The search returns their
         properties: one call per 200 companies, cheaper than a batch read of 100.
         """
-        cursor = None if full else self.store.get_cursor(self.source, "companies")
+        cursor = None if full else self._cursors.get("companies")
         since = None if cursor is None else int(cursor) - self.overlap_ms
         records = list(search_changed(self.client, "companies", self.mapping.company_request_properties(), since,
                                       where=self.mapping.company_filters))
         self.state.put("accounts", [(str(r["id"]), self.mapping.company_row(r), None, None) for r in records])
-        self.store.set_cursor(self.source, "companies", str(self._started))
-        self.stats["companies_searched"] = len(records)
+        self._keep["companies"] = str(self._started)
+        self._counts["companies_searched"] = len(records)
         return {str(r["id"]) for r in records}
 
     def _ensure_companies(self, ids: set[str], refresh_held: bool = False) -> None:
@@ -193,7 +216,7 @@ class HubSpotConnector(Connector):
             wanted = sorted(ids - fresh - set(self.state.rows_by_id("accounts", ids)))
         companies = batch_read(self.client, "companies", wanted, self.mapping.company_request_properties())
         self.state.put("accounts", [(str(c["id"]), self.mapping.company_row(c), None, None) for c in companies])
-        self.stats["companies"] += len(companies)
+        self._counts["companies"] += len(companies)
 
     def _read_context(self, changed: list[tuple[dict[str, Any], str]]) -> None:
         if not changed:
@@ -221,8 +244,8 @@ class HubSpotConnector(Connector):
                 (f"{kind}:{r['id']}", m.activity_row(kind, r, owner[str(r["id"])], account_of[owner[str(r["id"])]]),
                  owner[str(r["id"])], None) for r in records
             ])
-            self.stats[kind] += len(records)
-        self.stats["contacts"] += len(contacts)
+            self._counts[kind] += len(records)
+        self._counts["contacts"] += len(contacts)
         if m.line_items:
             self._optional("order_lines", self._line_items, "deals", ids, "")
 
@@ -234,11 +257,11 @@ class HubSpotConnector(Connector):
         self.state.put("order_lines", [(str(r["id"]), self.mapping.line_item_row(r, owner[str(r["id"])]),
                                         owner_prefix + owner[str(r["id"])], None) for r in items])
         self._new_products |= {p for r in items if (p := (r.get("properties") or {}).get("hs_product_id"))}
-        self.stats["line_items"] += len(items)
+        self._counts["line_items"] += len(items)
 
     def _products(self, full: bool) -> None:
         """The product library (changed since the last sync) and any product a new line item names we lack."""
-        cursor = None if full else self.store.get_cursor(self.source, "products")
+        cursor = None if full else self._cursors.get("products")
         since = None if cursor is None else int(cursor) - self.overlap_ms
         props = self.mapping.product_request_properties()
         records = list(search_changed(self.client, "products", props, since))
@@ -246,13 +269,13 @@ class HubSpotConnector(Connector):
         lacking = sorted(self._new_products - found - set(self.state.rows_by_id("products", self._new_products)))
         records += batch_read(self.client, "products", lacking, props)
         self.state.put("products", [(str(r["id"]), self.mapping.product_row(r), None, None) for r in records])
-        self.store.set_cursor(self.source, "products", str(self._started))
-        self.stats["products"] = len(records)
+        self._keep["products"] = str(self._started)
+        self._counts["products"] = len(records)
 
     def _object(self, spec: ObjectSpec, full: bool) -> None:
         """A custom (or commerce) object named in the mapping: changed records by search, like deals."""
         name = f"object:{spec.object}"
-        cursor = None if full else self.store.get_cursor(self.source, name)
+        cursor = None if full else self._cursors.get(name)
         since = None if cursor is None else int(cursor) - self.overlap_ms
         records = list(search_changed(self.client, spec.object, spec.request_properties(), since, modified=spec.modified))
         ids = [str(r["id"]) for r in records]
@@ -275,10 +298,11 @@ class HubSpotConnector(Connector):
             if gone:
                 self.state.remove(spec.table, gone)
                 self.state.drop_deal_context("order_lines", [f"{spec.table}:{i}" for i in gone])
+                self._report.deleted[spec.table] = gone
                 log.info("HubSpot: %d archived %s removed", len(gone), spec.table)
-        self.store.set_cursor(self.source, name, str(self._started))
-        self.stats[spec.table] = len(records)
-        self.stats[f"archived_{spec.table}"] = len(gone)
+        self._keep[name] = str(self._started)
+        self._counts[spec.table] = len(records)
+        self._counts[f"archived_{spec.table}"] = len(gone)
 
     def _optional(self, table: str, read: Callable[..., None], *args: Any) -> None:
         """Line items, products and custom objects need scopes a portal may not grant: skip, say which."""
@@ -298,16 +322,17 @@ class HubSpotConnector(Connector):
         held = self.state.row_ids("deals")
         gone = [i for i in list_archived(self.client, "deals") if i in held]
         if gone:
-            # Their recommendations expire with the next run: the engine no longer sees the deals.
+            # Their recommendations expire in this run (Pulled.deleted): the engine no longer sees the deals.
+            self._report.deleted["deals"] = gone
             self.state.remove("deals", gone)
             for table in ("activities", "contacts", "order_lines"):
                 self.state.drop_deal_context(table, gone)
             log.info("HubSpot: %d archived deals removed", len(gone))
-        self.stats["archived"] = len(gone)
+        self._counts["archived"] = len(gone)
 
     def _refresh(self, object_type: str, modified: str) -> None:
         """Contacts edited on their own (not via a deal): the search returns their properties."""
-        cursor = self.store.get_cursor(self.source, object_type)
+        cursor = self._cursors.get(object_type)
         if cursor is None:
             return
         props = self.mapping.contact_request_properties()
@@ -315,13 +340,13 @@ class HubSpotConnector(Connector):
         held = self.state.rows_by_id("contacts", (str(r["id"]) for r in records))
         self.state.put("contacts", [(i, self.mapping.contact_row(r, held[i]["account_id"]), None, None)
                                     for r in records if (i := str(r["id"])) in held])
-        self.stats[f"refreshed_{object_type}"] = len(held)
+        self._counts[f"refreshed_{object_type}"] = len(held)
 
     def tables(self) -> list[str]:
         """The canonical tables this mapping fills (and the token may read)."""
         names = [*CANONICAL, *(["order_lines"] if self.mapping.line_items else []),
                  *(["products"] if self.mapping.products else []), *self.mapping.objects]
-        return [n for n in names if n not in getattr(self, "_unreadable", set())]
+        return [n for n in names if n not in self._unreadable]
 
     def _canonical(self) -> CanonicalData:
         data = CanonicalData()
@@ -341,25 +366,29 @@ class HubSpotConnector(Connector):
     def push(self, recommendations: Iterable[Recommendation]) -> PushResult:
         return write_back(self.client, self.state, recommendations, self.state.row_ids("deals"))
 
-    def apply_response(self, recommendation: Recommendation, action: str, owner_id: str | None = None) -> str | None:
+    def follow_up(self, rec: Recommendation) -> str | None:
         """A rep accepted: create the HubSpot task (once per recommendation id, on the deal or the company).
 
-        Called by the `stepwise.apply_response` worker as `apply_response(rec, "accepted", owner_id=...)`
-        on `connector_for("hubspot")` whenever a private-app token is configured, so a recommendation
-        of another portal (an OAuth install on the same deployment) is handed to that portal's connector
-        instead of creating a task in the wrong portal.  Returns the task id, None when there is none to make.
+        The `stepwise.follow_up` worker calls this on `connector_for("hubspot")` whenever a private-app
+        token is configured, so a recommendation of another portal (an OAuth install on the same
+        deployment) is handed to that portal's connector instead of creating a task in the wrong portal.
+        Returns the task id, None when there is none to make.
         """
-        if action != "accepted" or not self.create_tasks or recommendation.record_type not in ("deal", "account"):
+        if not self.create_tasks or rec.record_type not in ("deal", "account"):
             return None
-        if recommendation.source != self.source and recommendation.source.startswith("hubspot-"):
-            portal = recommendation.source.removeprefix("hubspot-")
+        if rec.source != self.source and rec.source.startswith("hubspot-"):
+            portal = rec.source.removeprefix("hubspot-")
             log.info("HubSpot: recommendation %s belongs to portal %s, not %s: using its install",
-                     recommendation.id, portal, self.source)
+                     rec.id, portal, self.source)
             other = type(self).from_settings(portal)
-            if other.source != recommendation.source:
-                raise ConnectorError(f"no HubSpot connector for {recommendation.source}")
-            return other.apply_response(recommendation, action, owner_id=owner_id)
-        return create_task(self.client, self.state, recommendation, owner_id)
+            if other.source != rec.source:
+                raise ConnectorError(f"no HubSpot connector for {rec.source}")
+            return other.follow_up(rec)
+        return create_task(self.client, self.state, rec, rec.owner_id)
+
+    def check(self) -> list[Finding]:
+        """Scopes, mapping and pipelines against the portal; a rejected token is a ConnectorError (exit 2)."""
+        return portal_check.check(self)
 
 
 def _owners(ids: list[str], linked: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
@@ -371,4 +400,4 @@ def _owners(ids: list[str], linked: dict[str, list[dict[str, Any]]]) -> dict[str
     return owner
 
 
-register("hubspot", HubSpotConnector.from_settings)
+register("hubspot", HubSpotConnector.from_settings)  # (argument, *, full, store)

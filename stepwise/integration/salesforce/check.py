@@ -7,23 +7,15 @@ in plain words: what is missing, what it breaks, what to do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from stepwise.integration.base import Finding
 from stepwise.integration.salesforce.client import SalesforceClient
 from stepwise.integration.salesforce.fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, TASK_MARKER
 from stepwise.integration.salesforce.mapping import SalesforceMapping
 
 DESCRIBES_PER_CALL = 25
 
-
-@dataclass(frozen=True)
-class Finding:
-    level: Literal["error", "warning"]
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.level}: {self.text}"
 
 
 def describe_all(client: SalesforceClient, sobjects: list[str]) -> dict[str, dict[str, Any] | None]:

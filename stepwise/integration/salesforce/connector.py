@@ -12,8 +12,10 @@ same call (`IsDeleted = true`) instead of costing a second query per object.  Th
 changes are applied to a local mirror (salesforce_mirror.py), so the engine still
 sees every record.  Push: Stepwise_Recommendation__c upserted by Stepwise_Id__c,
 1,000 records per API call, and the ones no longer current set to Expired (a deleted
-record has no current recommendation, so its cards expire on the same push; `expire_deleted`
-does the same in Stepwise's store).  Accept → a Task for the rep (`apply_response`, a setting).
+record has no current recommendation, so its cards expire on the same push; the pull returns the
+deleted ids so the run expires them in Stepwise's store too).  Accept → a Task for the rep
+(`follow_up`, a setting).  A pull writes nothing to Stepwise's store: it returns the cursors to keep and
+the reps' responses made in Salesforce (workers/intake.py stores them).
 
 Every call goes through salesforce_client (timeout, limiter, retries, counting).
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -33,11 +35,20 @@ import pandas as pd
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from simple_salesforce.exceptions import SalesforceMalformedRequest
-from sqlalchemy import or_, update
 
 from stepwise.engine.recommendation import Recommendation
 from stepwise.engine.records import TABLES, CanonicalData, RowIssue, coerce_table
-from stepwise.integration.base import Connector, ConnectorError, PushResult, register
+from stepwise.integration.base import (
+    Connector,
+    ConnectorError,
+    CrmFeedback,
+    Finding,
+    Pulled,
+    PushResult,
+    SyncReport,
+    register,
+)
+from stepwise.integration.salesforce import check as org_check
 from stepwise.integration.salesforce.client import CallPolicy, SalesforceClient, connect
 from stepwise.integration.salesforce.fields import (
     EXTERNAL_ID,
@@ -64,15 +75,11 @@ from stepwise.integration.salesforce.mapping import (
 from stepwise.integration.salesforce.mirror import Mirror
 from stepwise.integration.salesforce.push import upsert
 from stepwise.settings import Settings, get_settings
-from stepwise.store import NotFound, Store
-from stepwise.store.core import recommendations
 
 log = logging.getLogger(__name__)
 
 SOURCE = "salesforce"
 FEEDBACK_CURSOR = f"{OBJECT}:feedback"
-#: which deleted records' ids match which column of a stored recommendation
-DELETED_COLUMNS = {"deals": "deal_id", "leads": "lead_id", "accounts": "account_id"}
 
 
 class SalesforceOptions(BaseSettings):
@@ -82,20 +89,6 @@ class SalesforceOptions(BaseSettings):
 
     create_tasks: bool | None = Field(None, validation_alias="STEPWISE_SALESFORCE_CREATE_TASKS")
     bulk_threshold: int | None = Field(None, ge=0, validation_alias="STEPWISE_SALESFORCE_BULK_THRESHOLD")
-
-
-@dataclass
-class SyncReport:
-    """What the last pull did: per-object rows, deleted ids per table (to expire their cards), cost."""
-
-    mode: str = "full"  # full | incremental | since
-    rows: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, list[str]] = field(default_factory=dict)
-    skipped: int = 0
-    skipped_objects: list[str] = field(default_factory=list)
-    bulk_objects: list[str] = field(default_factory=list)
-    feedback: int = 0
-    calls: int = 0
 
 
 @dataclass
@@ -116,16 +109,16 @@ class PushReport:
 
 class SalesforceConnector(Connector):
     source = SOURCE
+    capabilities = frozenset({"write_back", "follow_up", "feedback", "deletions"})
 
     def __init__(self, client: SalesforceClient, mapping: SalesforceMapping | None = None, *,
-                 store: Store | None = None, mirror_dir: str | Path | None = None, full: bool = False,
+                 mirror_dir: str | Path | None = None, full: bool = False,
                  write_attempts: int = 3, write_backoff: float = 1.0, create_tasks: bool | None = None,
                  bulk_threshold: int | None = None):
         self.client = client
         self.mapping = mapping or load_mapping()
         self.create_tasks = self.mapping.create_tasks if create_tasks is None else create_tasks
         self.bulk_threshold = self.mapping.bulk_threshold if bulk_threshold is None else bulk_threshold
-        self.store = store
         self.mirror = Mirror(mirror_dir) if mirror_dir is not None else None
         self.full = full
         self.write_attempts, self.write_backoff = write_attempts, write_backoff
@@ -134,25 +127,28 @@ class SalesforceConnector(Connector):
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, mapping_path: str | Path | None = None,
-                      store: Store | None = None, mirror_dir: str | Path | None = None, full: bool = False,
+                      mirror_dir: str | Path | None = None, full: bool = False,
                       policy: CallPolicy | None = None) -> SalesforceConnector:
         settings = settings or get_settings()
         options = SalesforceOptions()
         mapping = load_mapping(mapping_path)
         client = connect(settings, policy=policy, version=mapping.api_version)
-        if mirror_dir is None and store is not None:
+        if mirror_dir is None:
             mirror_dir = default_mirror_dir(client.instance)
-        return cls(client, mapping, store=store, mirror_dir=mirror_dir, full=full,
+        return cls(client, mapping, mirror_dir=mirror_dir, full=full,
                    create_tasks=options.create_tasks, bulk_threshold=options.bulk_threshold)
 
     # -- pull -------------------------------------------------------------------------
 
-    def pull(self, since: str | None = None) -> CanonicalData:
-        """Everything (the mirror plus what changed) — or, with `since`, only what changed since then."""
+    def pull(self, cursors: Mapping[str, str] | None = None, *, since: str | None = None) -> Pulled:
+        """Everything (the mirror plus what changed since `cursors`) — or, with `since`, only what changed
+        since then.  The mirror is saved before this returns and the cursors are kept by the run after it,
+        so a crash in between re-reads, never skips.  Without cursors (no store) every object is read whole
+        and the reps' responses are not read back (there is no store to record them in)."""
         calls_before = self.client.stats.calls
-        mode = "since" if since else ("incremental" if self._can_be_incremental() else "full")
+        mode = "since" if since else ("incremental" if self._can_be_incremental(cursors) else "full")
         report = SyncReport(mode=mode)
-        cursors: dict[str, str] = {}
+        stamps: dict[str, str] = {}
         deltas: dict[str, _Delta] = {}
         issues: list[RowIssue] = []
         absent = self._absent_optional_objects(mode)
@@ -160,7 +156,7 @@ class SalesforceConnector(Connector):
             if obj.sobject in absent:
                 report.skipped_objects.append(obj.sobject)
                 continue
-            cursor = since if mode == "since" else self._cursor(obj.sobject) if mode == "incremental" else None
+            cursor = since if mode == "since" else self._cursor(cursors or {}, obj.sobject) if mode == "incremental" else None
             batch = self._query_object(obj, cursor, report)
             if batch is None:
                 report.skipped_objects.append(obj.sobject)
@@ -174,25 +170,28 @@ class SalesforceConnector(Connector):
             # An object without a cursor was read whole: its mirror copy is replaced, not patched.
             deltas[obj.sobject] = _Delta(batch.frame(obj.table), children, batch.deleted, replace=cursor is None)
             if batch.max_modstamp:
-                cursors[obj.sobject] = batch.max_modstamp
-        raw = self._merge(deltas, mode)
+                stamps[obj.sobject] = batch.max_modstamp
+        raw = self._merge(deltas, mode)  # saves the mirror
         data = self._canonical(raw, issues, complete=(mode != "since"))
-        if mode != "since" and self.store is not None:
+        keep: dict[str, str] = {}
+        feedback: list[CrmFeedback] = []
+        if mode != "since" and cursors is not None:
             if self.mirror is not None:
-                for sobject, stamp in cursors.items():
-                    # After the mirror is saved: a crash re-reads, never skips.
-                    self.store.set_cursor(SOURCE, self.cursor_key(sobject), stamp)
-            report.feedback = self._pull_feedback()
+                # Named after the saved copy (its ident is made on the first save).
+                keep = {self.cursor_key(sobject): stamp for sobject, stamp in stamps.items()}
+            feedback, newest = self._read_feedback(cursors.get(FEEDBACK_CURSOR))
+            if newest:
+                keep[FEEDBACK_CURSOR] = newest
         report.skipped = len(data.skipped)
         report.calls = self.client.stats.calls - calls_before
         self.last_sync = report
         log.info("salesforce: %s pull: %s; %d deleted, %d rows skipped; %s", mode,
                  ", ".join(f"{k} {v}" for k, v in report.rows.items()),
                  sum(len(v) for v in report.deleted.values()), report.skipped, self.client.stats.summary())
-        return data
+        return Pulled(data, deleted=report.deleted_by_column(), cursors=keep, feedback=feedback, report=report)
 
-    def _can_be_incremental(self) -> bool:
-        if self.full or self.store is None or self.mirror is None:
+    def _can_be_incremental(self, cursors: Mapping[str, str] | None) -> bool:
+        if self.full or cursors is None or self.mirror is None:
             return False
         if self.mirror.note("mapping") != self._mapping_digest():
             # A changed mapping (a new stage, a new field) must re-read records it skipped or lacked.
@@ -208,10 +207,10 @@ class SalesforceConnector(Connector):
         ident = self.mirror.ident if self.mirror is not None else None
         return f"{sobject}@{ident}" if ident else sobject
 
-    def _cursor(self, sobject: str) -> str | None:
-        if self.store is None or self.mirror is None or not self.mirror.has(sobject) or not self.mirror.ident:
+    def _cursor(self, cursors: Mapping[str, str], sobject: str) -> str | None:
+        if self.mirror is None or not self.mirror.has(sobject) or not self.mirror.ident:
             return None
-        return self.store.get_cursor(SOURCE, self.cursor_key(sobject))
+        return cursors.get(self.cursor_key(sobject))
 
     def _absent_optional_objects(self, mode: str) -> set[str]:
         """Optional objects the org does not have: one describeGlobal on a full read, remembered for
@@ -357,42 +356,24 @@ class SalesforceConnector(Connector):
 
     # -- feedback made in Salesforce ---------------------------------------------------
 
-    def _pull_feedback(self) -> int:
-        """Accept / dismiss / snooze done on the component since the last sync → the feedback store."""
-        assert self.store is not None
-        cursor = self.store.get_cursor(SOURCE, FEEDBACK_CURSOR)
+    def _read_feedback(self, cursor: str | None) -> tuple[list[CrmFeedback], str | None]:
+        """Accept / dismiss / snooze done on the component since `cursor` (the overlap window read again:
+        each response carries an idempotency key, so the store records it once); and the newest stamp."""
         statuses = ", ".join(f"'{s}'" for s in STATUS_FROM_SALESFORCE)
         since = f" AND SystemModstamp > {_soql_datetime(cursor, self.mapping.overlap_seconds)}" if cursor else ""
         soql = (f"SELECT {EXTERNAL_ID}, Status__c, {', '.join(REP_FIELDS)}, LastModifiedById, SystemModstamp "
                 f"FROM {OBJECT} WHERE Status__c IN ({statuses}){since}")
-        recorded, newest = 0, cursor
+        responses: list[CrmFeedback] = []
+        newest = cursor
         try:
             for row in self.client.query_iter(soql):
                 newest = max(newest or "", str(row.get("SystemModstamp") or ""))
-                recorded += self._record_feedback(row)
+                responses.append(_response(row))
         except SalesforceMalformedRequest as exc:
             code, _ = _sf_error(exc)
             log.warning("salesforce: cannot read reps' responses (%s): is cards/salesforce deployed?", code)
-            return 0
-        if newest:
-            self.store.set_cursor(SOURCE, FEEDBACK_CURSOR, newest)
-        return recorded
-
-    def _record_feedback(self, row: dict[str, Any]) -> int:
-        assert self.store is not None
-        action = STATUS_FROM_SALESFORCE.get(str(row.get("Status__c")))
-        reason = row.get("Dismiss_Reason__c") if action == "dismissed" else None
-        key = f"salesforce:{row[EXTERNAL_ID]}:{row.get('Status__c')}:{row.get('SystemModstamp')}"
-        try:
-            event = self.store.record_feedback(
-                row[EXTERNAL_ID], action, user=str(row.get("LastModifiedById") or "salesforce"), reason=reason,
-                snooze_until=row.get("Snooze_Until__c") if action == "snoozed" else None, idempotency_key=key)
-        except NotFound:
-            return 0  # a card from before this store existed
-        except ValueError as exc:
-            log.warning("salesforce: response on %s not recorded: %s", row[EXTERNAL_ID], exc)
-            return 0
-        return 0 if event.get("replayed") else 1
+            return [], None
+        return responses, newest or None
 
     # -- push -------------------------------------------------------------------------
 
@@ -415,16 +396,16 @@ class SalesforceConnector(Connector):
 
     # -- a rep accepted: a Task ---------------------------------------------------------
 
-    def apply_response(self, rec: Recommendation, action: str, owner_id: str | None = None) -> str | None:
-        """Accepted → a Task on the opportunity (account, lead) for the rep; returns the Task's id.
+    def follow_up(self, rec: Recommendation) -> str | None:
+        """Accepted → a Task on the opportunity (account, lead) for the rep (`rec.owner_id`); returns its id.
 
         Off unless STEPWISE_SALESFORCE_CREATE_TASKS (or `create_tasks: true` in the mapping).
         Idempotent per recommendation: the Task carries Stepwise_Recommendation_Id__c, and an
         existing one is returned instead of creating another (a worker's retry, a second accept).
         """
-        if action != "accepted" or not self.create_tasks:
+        if not self.create_tasks:
             return None
-        fields = task_fields(rec, owner_id)
+        fields = task_fields(rec)
         if fields is None:
             log.info("salesforce: %s has no Salesforce record to put a Task on", rec.id)
             return None
@@ -459,33 +440,10 @@ class SalesforceConnector(Connector):
                                  f"cards/salesforce (Task.{TASK_MARKER}) and assign 'Stepwise Integration'") from None
         return str(found[0]["Id"]) if found else None
 
-    # -- deleted in Salesforce → expired in Stepwise ------------------------------------------
+    # -- `stepwise check salesforce` ---------------------------------------------------------
 
-    def expire_deleted(self, store: Store | None = None) -> int:
-        """Expire, in Stepwise's store, the open recommendations of the records the last pull saw deleted.
-
-        The same push already sets their Salesforce cards to Expired (a deleted record has no
-        current recommendation); this does it for the store (and so the API and the web cards)
-        right away, not only when the next day's run replaces them.  Returns how many expired.
-        """
-        store = store or self.store
-        if store is None:
-            return 0
-        t = recommendations
-        matches = [t.c[column].in_(ids[i:i + 500])
-                   for table, column in DELETED_COLUMNS.items()
-                   for ids in [sorted(set(self.last_sync.deleted.get(table, ())))]
-                   for i in range(0, len(ids), 500)]
-        if not matches:
-            return 0
-        with store.engine.begin() as conn:
-            expired = conn.execute(
-                update(t).where(t.c.source == SOURCE, t.c.status.in_(("new", "snoozed")), or_(*matches))
-                .values(status="expired", updated_at=pd.Timestamp.now(tz="UTC").to_pydatetime())
-            ).rowcount
-        if expired:
-            log.info("salesforce: %d recommendation(s) of deleted records expired", expired)
-        return int(expired or 0)
+    def check(self) -> list[Finding]:
+        return org_check.check(self.client, self.mapping, create_tasks=self.create_tasks)
 
     def _open_ids(self) -> set[str]:
         """Cards a rep may still see (New, Snoozed): the ones to expire unless this run keeps them."""
@@ -496,6 +454,15 @@ class SalesforceConnector(Connector):
             code, message = _sf_error(exc)
             raise ConnectorError(f"cannot write recommendations back ({code}: {message}); deploy cards/salesforce "
                                  "and assign the Stepwise permission set (README, 'Salesforce')") from None
+
+
+def _response(row: dict[str, Any]) -> CrmFeedback:
+    action = STATUS_FROM_SALESFORCE[str(row.get("Status__c"))]
+    return CrmFeedback(
+        rec_id=row[EXTERNAL_ID], action=action, user=str(row.get("LastModifiedById") or "salesforce"),
+        idempotency_key=f"salesforce:{row[EXTERNAL_ID]}:{row.get('Status__c')}:{row.get('SystemModstamp')}",
+        reason=row.get("Dismiss_Reason__c") if action == "dismissed" else None,
+        snooze_until=row.get("Snooze_Until__c") if action == "snoozed" else None)
 
 
 def _drop_orphans(data: CanonicalData) -> list[RowIssue]:
@@ -560,12 +527,12 @@ def default_mirror_dir(instance: str) -> Path:
     return base / instance.replace(":", "_")
 
 
-def _factory(argument: str) -> SalesforceConnector:
-    """`salesforce` (incremental), `salesforce:full`, or `salesforce:PATH` (a mapping file)."""
-    settings = get_settings()
-    full = argument == "full"
-    return SalesforceConnector.from_settings(settings, mapping_path=None if full or not argument else argument,
-                                             store=Store(settings.database_url), full=full)
+def _factory(argument: str, *, full: bool = False, store: object | None = None) -> SalesforceConnector:
+    """`salesforce` (incremental), `salesforce:full` (the same as full=True), or `salesforce:PATH` (a mapping
+    file).  The store is not needed: the run passes its cursors to `pull`."""
+    by_spec = argument == "full"
+    return SalesforceConnector.from_settings(get_settings(), mapping_path=None if by_spec or not argument else argument,
+                                             full=full or by_spec)
 
 
 register("salesforce", _factory)

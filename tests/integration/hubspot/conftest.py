@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from stepwise.engine.records import CanonicalData
 from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken
 from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
+from stepwise.integration.hubspot.state import HubSpotState
 from stepwise.store import Store
+from tests.integration.syncs import sync as sync_into
 
 FAST = Limits(general=(100_000, 1.0), search=(100_000, 1.0))
 
@@ -43,7 +46,13 @@ def make_client(fake) -> Callable[..., HubSpotClient]:
 
 @pytest.fixture
 def make_connector(make_client, hs_store) -> Callable[..., HubSpotConnector]:
-    def build(client: HubSpotClient | None = None, **kwargs) -> HubSpotConnector:
-        return HubSpotConnector(client or make_client(), hs_store, **kwargs)
+    def build(client: HubSpotClient | None = None, *, account: str = "private", **kwargs) -> HubSpotConnector:
+        return HubSpotConnector(client or make_client(), HubSpotState(hs_store.engine, account), **kwargs)
 
     return build
+
+
+@pytest.fixture
+def sync(hs_store) -> Callable[[HubSpotConnector], CanonicalData]:
+    """A run's intake on the test store: pull from the kept cursors, keep the new ones."""
+    return lambda connector: sync_into(connector, hs_store)

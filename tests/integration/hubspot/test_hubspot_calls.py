@@ -10,13 +10,13 @@ from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import FakeHubSpot, make_rec, minimum_calls
 
 
-def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: FakeHubSpot, make_connector):
+def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: FakeHubSpot, make_connector, sync):
     n = 10_000
     # 1 contact and 1 line item per deal; engagements (one of each type) on every 5th deal; 50 products
     fake.populate(n, deals_per_company=5, contacts_per_deal=1, engagements_per_deal=1, engagements_every=5,
                   line_items_per_deal=1, products=50)
     connector = make_connector()
-    data = connector.pull()
+    data = sync(connector)
     pushed = connector.push([make_rec(d) for d in data.deals["deal_id"]])
 
     assert len(data.deals) == n and pushed.written == n
@@ -27,11 +27,11 @@ def test_a_first_sync_of_10000_deals_is_within_5_percent_of_the_minimum(fake: Fa
     assert floor <= fake.total() <= floor * 1.05, (fake.total(), floor, fake.calls())
 
 
-def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_connector):
+def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_connector, sync):
     """The figures for the closing note: 1,000 deals, then 1 % of them changed."""
     fake.populate(1000, contacts_per_deal=2, engagements_per_deal=2, line_items_per_deal=3, products=40)
     first = make_connector()
-    data = first.pull()
+    data = sync(first)
     first.push([make_rec(d) for d in data.deals["deal_id"]])
     first_calls = fake.total()
     assert first_calls == minimum_calls(1000, 200, 2000, 2000, 3000, 40, 1000)
@@ -42,16 +42,16 @@ def test_calls_per_1000_deals_first_and_incremental(fake: FakeHubSpot, make_conn
         for i in range(0, 1000, 100):
             fake.touch("deals", str(1000 + i + round_), amount=str(5 + i + round_))
         connector = make_connector()
-        data = connector.pull()
+        data = sync(connector)
         changed = {str(1000 + i + round_) for i in range(0, 1000, 100)}
         connector.push([make_rec(d, score=61 if d in changed else 80) for d in data.deals["deal_id"]])
-        assert connector.stats["changed"] == 10
+        assert connector.last_sync.counts["changed"] == 10
         return fake.total() - before, connector
 
     # Right after the first sync the deal search re-reads the echo of our 1,000 writes (5 pages; they are
     # recognised as ours, so no context is read for them); from then on only the 1 % we re-wrote echoes.
     after_first, connector = one_percent_changed(1)
-    assert connector.stats["skipped_own_write"] == 990
+    assert connector.last_sync.counts["skipped_own_write"] == 990
     steady, _ = one_percent_changed(2)
     # pipelines 1, deal search 1, company change search 1, associations 8, contacts 1, engagements 5,
     # line items 1, product change search 1, archived list 1, contact change search 1, write-back 1
@@ -70,11 +70,11 @@ def _max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-def test_the_limiter_keeps_calls_within_the_burst_limit(fake: FakeHubSpot, make_client, hs_store):
+def test_the_limiter_keeps_calls_within_the_burst_limit(fake: FakeHubSpot, make_client, make_connector, sync):
     fake.populate(600, contacts_per_deal=1, engagements_per_deal=1)
     client = make_client(Limits(general=(20, 1.0), search=(5, 1.0)))
-    connector = HubSpotConnector(client, hs_store)
-    connector.pull()
+    connector = make_connector(client)
+    sync(connector)
     times = sorted(t for t, _, _ in fake.log)
     searches = sorted(t for t, _, p in fake.log if p.endswith("/search"))
     # 20 per rolling second overall (a 10 ms margin for arrival jitter), 5 per second for search

@@ -46,14 +46,14 @@ def calls_since(fake: FakeHubSpot, start: int) -> Counter[str]:
 # -- line items and products ------------------------------------------------------------------
 
 
-def test_line_items_become_order_lines_and_products_the_products_table(fake: FakeHubSpot, make_connector):
+def test_line_items_become_order_lines_and_products_the_products_table(fake: FakeHubSpot, make_connector, sync):
     fake.populate(3, line_items_per_deal=2, products=5)
     fake.add_line_item("5999999", "80001", quantity=4, price="200.00", discount="20.00")   # an amount off
     fake.add_line_item("5999998", "80002", quantity=1, price="150.00", discount_pct="15")
     fake.link("deals", "1000", "line_items", "5999999")
     fake.link("deals", "1000", "line_items", "5999998")
 
-    data = make_connector().pull()
+    data = sync(make_connector())
 
     lines = data.order_lines
     assert len(lines) == 8 and set(lines["order_id"]) == {"1000", "1001", "1002"}
@@ -72,9 +72,9 @@ def test_line_items_become_order_lines_and_products_the_products_table(fake: Fak
     assert calls["POST /crm/v3/objects/products/batch/read"] == 0    # the search brought the whole library
 
 
-def test_a_changed_deal_rereads_its_line_items_and_a_product_new_since_the_search(fake: FakeHubSpot, make_connector):
+def test_a_changed_deal_rereads_its_line_items_and_a_product_new_since_the_search(fake: FakeHubSpot, make_connector, sync):
     fake.populate(4, line_items_per_deal=2, products=3)
-    make_connector().pull()
+    sync(make_connector())
     before = fake.total()
     # After the product search: a new product, sold on deal 1001, whose other line item was removed.
     fake.add("products", "80099", {"name": "New kit", "price": "990.00", "hs_cost_of_goods_sold": "400.00"},
@@ -84,7 +84,7 @@ def test_a_changed_deal_rereads_its_line_items_and_a_product_new_since_the_searc
     fake.link("deals", "1001", "line_items", "5999999")
     fake.touch("deals", "1001", hs_num_of_associated_line_items="2")
 
-    data = make_connector().pull()
+    data = sync(make_connector())
 
     lines = data.order_lines
     assert sorted(lines.loc[lines["order_id"] == "1001", "product_id"]) == ["80001", "80099"]
@@ -94,23 +94,23 @@ def test_a_changed_deal_rereads_its_line_items_and_a_product_new_since_the_searc
     assert calls["POST /crm/v3/objects/line_items/batch/read"] == 1
 
 
-def test_without_the_line_items_scope_the_sync_goes_on_without_order_lines(fake: FakeHubSpot, make_connector, caplog):
+def test_without_the_line_items_scope_the_sync_goes_on_without_order_lines(fake: FakeHubSpot, make_connector, caplog, sync):
     fake.populate(5, line_items_per_deal=1, products=2)
     fake.fail(r"/line_items/", 403, times=100, body=MISSING_SCOPES)
 
-    data = make_connector().pull()
+    data = sync(make_connector())
 
     assert len(data.deals) == 5 and data.order_lines is None and len(data.products) == 2
     assert "order_lines skipped" in caplog.text and "crm.objects.line_items.read" in caplog.text
 
 
-def test_line_items_and_products_can_be_left_out_of_the_mapping(fake: FakeHubSpot, make_connector, tmp_path):
+def test_line_items_and_products_can_be_left_out_of_the_mapping(fake: FakeHubSpot, make_connector, tmp_path, sync):
     fake.populate(3, line_items_per_deal=1, products=2)
     path = tmp_path / "m.yaml"
     default = resources.files("stepwise.integration").joinpath("defaults/hubspot_mapping.yaml").read_text("utf-8")
     path.write_text(default.split("line_items:\n  properties:")[0] + "write_back: {group: stepwise}\n")
 
-    data = make_connector(mapping=load_mapping(path)).pull()
+    data = sync(make_connector(mapping=load_mapping(path)))
 
     assert data.order_lines is None and data.products is None and len(data.deals) == 3
     assert not any("line_items" in p or "products" in p for _, _, p in fake.log)
@@ -119,10 +119,10 @@ def test_line_items_and_products_can_be_left_out_of_the_mapping(fake: FakeHubSpo
 # -- companies without deals ------------------------------------------------------------------
 
 
-def test_companies_without_deals_are_accounts_too(fake: FakeHubSpot, make_connector):
+def test_companies_without_deals_are_accounts_too(fake: FakeHubSpot, make_connector, sync, hs_store):
     fake.populate(5, deals_per_company=5)
     fake.add("companies", "60000", {"name": "Quiet Customer GmbH", "industry": "RETAIL"})
-    data = make_connector().pull()
+    data = sync(make_connector())
     assert set(data.accounts["account_id"]) == {"50000", "60000"}
     assert calls_since(fake, 0)["POST /crm/v3/objects/companies/batch/read"] == 0
 
@@ -130,8 +130,8 @@ def test_companies_without_deals_are_accounts_too(fake: FakeHubSpot, make_connec
     fake.add("companies", "60001", {"name": "New Customer SRL", "industry": "RETAIL"})
     fake.touch("companies", "60000", name="Quiet Customer AG")
     connector = make_connector()
-    connector.store.set_cursor(connector.source, "companies", str(fake.now_ms - 10_000))  # the last sync, in fake time
-    data = connector.pull()
+    hs_store.set_cursor(connector.source, "companies", str(fake.now_ms - 10_000))  # the last sync, in fake time
+    data = sync(connector)
 
     names = data.accounts.set_index("account_id")["name"]
     assert names["60000"] == "Quiet Customer AG" and names["60001"] == "New Customer SRL"
@@ -139,7 +139,7 @@ def test_companies_without_deals_are_accounts_too(fake: FakeHubSpot, make_connec
 
 
 def test_company_filters_narrow_the_accounts_but_every_deal_keeps_its_company(fake: FakeHubSpot, make_connector,
-                                                                               tmp_path):
+                                                                               tmp_path, sync):
     fake.populate(5, deals_per_company=5)                                  # company 50000: no lifecycle stage
     fake.add("companies", "60000", {"name": "Customer", "lifecyclestage": "customer"})
     fake.add("companies", "60001", {"name": "Someone's lead", "lifecyclestage": "lead"})
@@ -148,7 +148,7 @@ def test_company_filters_narrow_the_accounts_but_every_deal_keeps_its_company(fa
     path.write_text(default.replace("  filters: []", "  filters:\n    - {propertyName: lifecyclestage, operator: EQ, "
                                                      "value: customer}"))
 
-    data = make_connector(mapping=load_mapping(path)).pull()
+    data = sync(make_connector(mapping=load_mapping(path)))
 
     assert set(data.accounts["account_id"]) == {"50000", "60000"} and len(data.deals) == 5
     assert calls_since(fake, 0)["POST /crm/v3/objects/companies/batch/read"] == 1   # the deals' company
@@ -181,14 +181,14 @@ def _erp_portal(fake: FakeHubSpot) -> str:
 
 
 def test_an_orders_custom_object_feeds_replenishment_for_an_account_without_deals(fake: FakeHubSpot, make_connector,
-                                                                                  tmp_path, caplog, catalog):
+                                                                                  tmp_path, caplog, catalog, sync):
     from stepwise.engine.run import recommend
 
     day = _erp_portal(fake)
     caplog.set_level("INFO", logger="stepwise.integration.hubspot.connector")
     connector = make_connector(mapping=mapping_with(tmp_path, OBJECTS_YAML))
 
-    data = connector.pull()
+    data = sync(connector)
 
     orders = data.orders.set_index("order_id")
     assert len(orders) == 6 and orders.loc["7000001", "account_id"] == "60000"
@@ -213,18 +213,18 @@ def test_an_orders_custom_object_feeds_replenishment_for_an_account_without_deal
 
 
 def test_custom_objects_are_read_incrementally_and_archived_records_dropped(fake: FakeHubSpot, make_connector,
-                                                                            tmp_path):
+                                                                            tmp_path, sync, hs_store):
     _erp_portal(fake)
     mapping = mapping_with(tmp_path, OBJECTS_YAML)
     first = make_connector(mapping=mapping)
-    first.pull()
+    sync(first)
     for name in ("deals", "companies", "contacts", "products", f"object:{ORDERS}", f"object:{STOCK}"):
-        first.store.set_cursor(first.source, name, str(fake.now_ms))              # the last sync, in fake time
+        hs_store.set_cursor(first.source, name, str(fake.now_ms))              # the last sync, in fake time
     before = fake.total()
     fake.touch(ORDERS, "7000001", order_total="1500.00")
     fake.archive(ORDERS, "7000002")
 
-    data = make_connector(mapping=mapping).pull()
+    data = sync(make_connector(mapping=mapping))
 
     orders = data.orders.set_index("order_id")
     assert orders.loc["7000001", "total"] == 1500.0 and "7000002" not in orders.index and len(orders) == 5
@@ -253,19 +253,17 @@ def test_a_bad_object_mapping_names_the_key(tmp_path, extra, message):
 
 
 def test_check_names_missing_custom_objects_and_properties(fake: FakeHubSpot, make_connector, tmp_path):
-    from stepwise.integration.hubspot.check import check
-
     _erp_portal(fake)
     extra = OBJECTS_YAML.replace("warehouse: warehouse", "warehouse: bin") + \
         'contracts: {object: "2-999", properties: {end_at: end_date}}\n'
-    lines = list(check(make_connector(mapping=mapping_with(tmp_path, extra))))
-    text = "\n".join(f"{ok} {line}" for ok, line in lines)
+    findings = make_connector(mapping=mapping_with(tmp_path, extra)).check()
+    text = "\n".join(str(f) for f in findings).replace(f"{tmp_path}/", "")
 
-    assert f"True mapping.yaml: orders ({ORDERS}) properties all exist" in text.replace(f"{tmp_path}/", "")
-    assert f"False mapping.yaml: stock ({STOCK}) properties not in this portal: bin" in text.replace(f"{tmp_path}/", "")
-    assert "contracts: object 2-999 is not in this portal (custom objects: 2-1234567 (orders), 2-3456789 (stock))" in text
-    assert "True invoices: not in the mapping" in text
-    assert "True mapping.yaml: line_items properties all exist" in text.replace(f"{tmp_path}/", "")
+    assert f"ok: mapping.yaml: orders ({ORDERS}) properties all exist" in text
+    assert f"error: mapping.yaml: stock ({STOCK}) properties not in this portal: bin" in text
+    assert "error: contracts: object 2-999 is not in this portal (custom objects: 2-1234567 (orders), 2-3456789 (stock))" in text
+    assert "ok: invoices: not in the mapping" in text
+    assert "ok: mapping.yaml: line_items properties all exist" in text
 
 
 # -- Accept on an account-level recommendation ---------------------------------------------------
@@ -277,10 +275,10 @@ def test_accepting_an_account_recommendation_puts_the_task_on_the_company(fake: 
     fake.populate(1)
     connector = make_connector()
     rec = replace(make_rec("60000", "call_for_replenishment"), record_type="account", record_id="60000",
-                  deal_id=None, account_id="60000")
+                  deal_id=None, account_id="60000", owner_id="701")
 
-    task = connector.apply_response(rec, "accepted", owner_id="701")
-    again = connector.apply_response(rec, "accepted", owner_id="701")
+    task = connector.follow_up(rec)
+    again = connector.follow_up(rec)
 
     assert task == again and fake.links[("tasks", "companies")][task] == [("60000", 192)]
     assert fake.objects["tasks"][task]["properties"]["hubspot_owner_id"] == "701"
@@ -297,33 +295,33 @@ def test_a_recommendation_of_another_portal_goes_to_that_portals_install(fake: F
     oauth_portal = make_connector(source="hubspot-777", account="777")
     asked = []
 
-    def from_settings(argument: str = "", *, full: bool = False):
+    def from_settings(argument: str = "", *, full: bool = False, store=None):
         asked.append(argument)
         return oauth_portal
 
     monkeypatch.setattr(HubSpotConnector, "from_settings", staticmethod(from_settings))
     rec = replace(make_rec("1000"), source="hubspot-777")
 
-    task = private.apply_response(rec, "accepted", owner_id=None)
+    task = private.follow_up(rec)
 
     assert asked == ["777"] and task is not None
     assert oauth_portal.state.task_for(rec.id) == (True, task)
 
 
-def test_the_workers_follow_up_reaches_apply_response_once(fake: FakeHubSpot, make_connector):
-    """stepwise.apply_response (workers/tasks.py) → follow_up.apply_accepted(rec, connector_for(spec))."""
+def test_the_workers_follow_up_reaches_the_connectors_follow_up_once(fake: FakeHubSpot, make_connector):
+    """stepwise.follow_up (workers/tasks.py) → follow_up.create_follow_up(rec, connector_for(spec))."""
     from dataclasses import replace
 
-    from stepwise.workers.follow_up import apply_accepted, source_spec
+    from stepwise.workers.follow_up import create_follow_up, source_spec
 
     fake.populate(1)
     connector = make_connector(source="hubspot-4242")        # what from_settings names a private app's data
     rec = replace(make_rec("1000"), source="hubspot-4242", owner_id="702")
     assert source_spec(rec, private_app=True) == "hubspot" and source_spec(rec, private_app=False) == "hubspot:4242"
 
-    task = apply_accepted(rec, connector)
+    task = create_follow_up(rec, connector)
 
-    assert task is not None and apply_accepted(rec, connector) == task
+    assert task is not None and create_follow_up(rec, connector) == task
     assert fake.objects["tasks"][task]["properties"]["hubspot_owner_id"] == "702"
     assert fake.links[("tasks", "deals")][task] == [("1000", 216)]
 
@@ -341,10 +339,10 @@ def test_the_private_app_connector_the_worker_builds_accepts_its_portals_recomme
     monkeypatch.delenv("STEPWISE_REDIS_URL", raising=False)
     get_settings.cache_clear()
     try:
-        connector = connector_for("hubspot")                 # what tasks.apply_response asks for (private app)
+        connector = connector_for("hubspot")                 # what tasks.follow_up asks for (private app)
         assert connector.source == "hubspot-4242"            # = the source its recommendations are stored under
         rec = replace(make_rec("1000"), source=connector.source)
-        task = connector.apply_response(rec, "accepted", owner_id=rec.owner_id)
+        task = connector.follow_up(rec)
         assert fake.links[("tasks", "deals")][task] == [("1000", 216)]
     finally:
         get_settings.cache_clear()

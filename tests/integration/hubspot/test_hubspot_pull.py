@@ -10,9 +10,9 @@ from stepwise.integration.hubspot.fake import FakeHubSpot
 from stepwise.integration.hubspot.pull import search_changed
 
 
-def test_first_sync_maps_deals_companies_contacts_and_engagements(fake: FakeHubSpot, make_connector):
+def test_first_sync_maps_deals_companies_contacts_and_engagements(fake: FakeHubSpot, make_connector, sync):
     fake.populate(21)
-    data = make_connector().pull()
+    data = sync(make_connector())
 
     assert len(data.deals) == 21 and len(data.accounts) == 5 and len(data.contacts) == 42
     deals = data.deals.set_index("deal_id")
@@ -31,14 +31,14 @@ def test_first_sync_maps_deals_companies_contacts_and_engagements(fake: FakeHubS
     assert set(activities.loc[activities["type"] == "email", "direction"]) == {"inbound"}
 
 
-def test_incremental_sync_reads_only_what_changed(fake: FakeHubSpot, make_connector):
+def test_incremental_sync_reads_only_what_changed(fake: FakeHubSpot, make_connector, sync):
     fake.populate(40)
-    make_connector().pull()
+    sync(make_connector())
     first = fake.total()
     fake.touch("deals", "1007", amount="99999")
     fake.touch("deals", "1012", dealstage="contractsent")
 
-    data = make_connector().pull()
+    data = sync(make_connector())
     calls = Counter(f"{m} {p}" for _, m, p in fake.log[first:])
 
     assert data.deals.set_index("deal_id").loc["1007", "amount"] == 99999.0
@@ -51,25 +51,25 @@ def test_incremental_sync_reads_only_what_changed(fake: FakeHubSpot, make_connec
     assert calls["POST /crm/v3/objects/companies/search"] == 1 and calls["POST /crm/v3/objects/contacts/search"] == 1
 
 
-def test_nothing_changed_costs_only_the_fixed_calls(fake: FakeHubSpot, make_connector):
+def test_nothing_changed_costs_only_the_fixed_calls(fake: FakeHubSpot, make_connector, sync):
     fake.populate(30)
-    make_connector().pull()
+    sync(make_connector())
     first = fake.total()
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     # pipelines, one empty-ish deal search (the overlap window), archived list, companies + contacts +
     # products change searches
     assert fake.total() - first == 6
-    assert connector.stats["changed"] == 0
+    assert connector.last_sync.counts["changed"] == 0
 
 
-def test_bad_records_are_skipped_with_a_reason_the_rest_goes_through(fake: FakeHubSpot, make_connector, caplog):
+def test_bad_records_are_skipped_with_a_reason_the_rest_goes_through(fake: FakeHubSpot, make_connector, caplog, sync):
     fake.populate(7)
     fake.objects["deals"]["1001"]["properties"]["amount"] = "lots"
     fake.objects["deals"]["1002"]["properties"]["dealstage"] = "someunknownstage"
     fake.links[("deals", "companies")].pop("1003")                 # a deal without a company
 
-    data = make_connector().pull()
+    data = sync(make_connector())
 
     skipped = {(i.table, i.row_id): i.reason for i in data.skipped}
     assert "not a number" in skipped[("deals", "1001")]
@@ -95,27 +95,27 @@ def test_more_records_on_one_timestamp_than_the_cap_are_walked_by_id(fake: FakeH
     assert sorted(ids) == sorted(fake.objects["deals"]) and len(ids) == len(set(ids))
 
 
-def test_archived_deals_are_noticed_and_dropped(fake: FakeHubSpot, make_connector):
+def test_archived_deals_are_noticed_and_dropped(fake: FakeHubSpot, make_connector, sync):
     fake.populate(10)
-    make_connector().pull()
+    sync(make_connector())
     fake.archive("deals", "1004")
-    data = make_connector().pull()
+    data = sync(make_connector())
     assert "1004" not in set(data.deals["deal_id"])
     assert not (data.activities["deal_id"] == "1004").any()
 
 
-def test_association_paging_is_followed(fake: FakeHubSpot, make_connector):
+def test_association_paging_is_followed(fake: FakeHubSpot, make_connector, sync):
     fake.association_page = 2
     fake.populate(3, contacts_per_deal=5)
-    data = make_connector().pull()
+    data = sync(make_connector())
     assert len(data.contacts) == 15
 
 
-def test_full_sync_ignores_the_cursor(fake: FakeHubSpot, make_connector):
+def test_full_sync_ignores_the_cursor(fake: FakeHubSpot, make_connector, sync):
     fake.populate(10)
-    make_connector().pull()
+    sync(make_connector())
     before = fake.total()
-    make_connector(full=True).pull()
+    sync(make_connector(full=True))
     assert Counter(p for _, _, p in fake.log[before:])["/crm/v3/objects/deals/search"] == 1
     assert sum(1 for _, _, p in fake.log[before:] if "/associations/" in p) == 8
 

@@ -12,10 +12,10 @@ def _writes(fake: FakeHubSpot, since: int = 0) -> int:
     return sum(1 for _, m, p in fake.log[since:] if p == "/crm/v3/objects/deals/batch/update")
 
 
-def test_write_back_batches_of_100_and_only_what_changed(fake: FakeHubSpot, make_connector):
+def test_write_back_batches_of_100_and_only_what_changed(fake: FakeHubSpot, make_connector, sync):
     fake.populate(250, contacts_per_deal=0, engagements_per_deal=0)
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     recs = [make_rec(str(1000 + i), score=50 + i % 40) for i in range(250)]
 
     result = connector.push(recs)
@@ -30,24 +30,24 @@ def test_write_back_batches_of_100_and_only_what_changed(fake: FakeHubSpot, make
     assert again.written == 1 and _writes(fake, before) == 1
 
 
-def test_our_own_write_back_is_not_a_change(fake: FakeHubSpot, make_connector):
+def test_our_own_write_back_is_not_a_change(fake: FakeHubSpot, make_connector, sync):
     fake.populate(30)
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     connector.push([make_rec(str(1000 + i)) for i in range(30)])
     before = fake.total()
 
     again = make_connector()
-    again.pull()
+    sync(again)
 
-    assert again.stats["skipped_own_write"] == 30 and again.stats["changed"] == 0
+    assert again.last_sync.counts["skipped_own_write"] == 30 and again.last_sync.counts["changed"] == 0
     assert not any("/associations/" in p for _, _, p in fake.log[before:])
 
 
-def test_partial_failure_207_is_recorded_per_deal_and_retried_next_time(fake: FakeHubSpot, make_connector):
+def test_partial_failure_207_is_recorded_per_deal_and_retried_next_time(fake: FakeHubSpot, make_connector, sync):
     fake.populate(20, contacts_per_deal=0, engagements_per_deal=0)
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     fake.reject_update = {"1004", "1009"}
     recs = [make_rec(str(1000 + i)) for i in range(20)]
 
@@ -61,10 +61,10 @@ def test_partial_failure_207_is_recorded_per_deal_and_retried_next_time(fake: Fa
     assert retry.written == 2 and not retry.failed
 
 
-def test_deals_without_a_recommendation_now_are_cleared(fake: FakeHubSpot, make_connector):
+def test_deals_without_a_recommendation_now_are_cleared(fake: FakeHubSpot, make_connector, sync):
     fake.populate(3, contacts_per_deal=0, engagements_per_deal=0)
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     connector.push([make_rec("1000"), make_rec("1001")])
     result = connector.push([make_rec("1000")])
     assert result.written == 1
@@ -83,20 +83,21 @@ def test_setup_creates_group_and_properties_once(fake: FakeHubSpot, make_client)
                                                                               "property tasks.stepwise_recommendation_id"]
 
 
-def test_accept_creates_one_task_however_often_it_is_retried(fake: FakeHubSpot, make_connector):
+def test_accept_creates_one_task_however_often_it_is_retried(fake: FakeHubSpot, make_connector, sync):
     fake.populate(2, contacts_per_deal=0, engagements_per_deal=0)
     connector = make_connector()
-    connector.pull()
+    sync(connector)
     rec = make_rec("1001")
 
-    first = connector.apply_response(rec, "accepted")
-    second = connector.apply_response(rec, "accepted")
+    first = connector.follow_up(rec)
+    second = connector.follow_up(rec)
     assert first == second
     assert len(fake.objects["tasks"]) == 1
     task = fake.objects["tasks"][first]["properties"]
     assert task["stepwise_recommendation_id"] == rec.id and task["hs_task_subject"] == rec.title
     assert fake.links[("tasks", "deals")][first] == [("1001", 216)]
-    assert connector.apply_response(rec, "dismissed") is None
+    assert make_connector(create_tasks=False).follow_up(make_rec("1000")) is None  # HUBSPOT_CREATE_TASKS off
+    assert len(fake.objects["tasks"]) == 1
 
 
 def test_a_create_that_reached_hubspot_before_a_crash_is_found_not_repeated(fake: FakeHubSpot, make_connector):
@@ -106,6 +107,6 @@ def test_a_create_that_reached_hubspot_before_a_crash_is_found_not_repeated(fake
     connector.state.reserve_task(rec.id, "1000")           # reserved, created, then the worker died
     fake.add("tasks", "777", {"stepwise_recommendation_id": rec.id, "hs_task_subject": rec.title})
 
-    assert connector.apply_response(rec, "accepted") == "777"
+    assert connector.follow_up(rec) == "777"
     assert len(fake.objects["tasks"]) == 1
     assert Counter(p for _, _, p in fake.log)["/crm/v3/objects/tasks"] == 0

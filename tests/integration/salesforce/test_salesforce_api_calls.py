@@ -29,6 +29,7 @@ from math import ceil
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import build_org, stamp
 from stepwise.integration.salesforce.fake import make_rec as rec
+from tests.integration.syncs import sync
 
 N = 10_000
 RELATED = {"Account": 2_000, "Contact": 2_000, "Task": 4_000, "Event": 1_000, "Lead": 1_000,
@@ -46,10 +47,10 @@ def day_recs(opps, day: str):
 def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fake, client, sf_store, tmp_path):
     org = build_org(fake, N, accounts=RELATED["Account"], tasks=RELATED["Task"], events=RELATED["Event"],
                     leads=RELATED["Lead"])
-    connector = SalesforceConnector(client, store=sf_store, mirror_dir=tmp_path / "mirror", write_backoff=0)
+    connector = SalesforceConnector(client, mirror_dir=tmp_path / "mirror", write_backoff=0)
 
     # -- first sync: everything -----------------------------------------------------------
-    data = connector.pull()
+    data = sync(connector, sf_store)
     assert len(data.deals) == N
     connector.push(day_recs(org["Opportunity"], "d1"))
     first = client.stats.calls
@@ -68,7 +69,7 @@ def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fak
     for name in ("Account", "Contact", "Task"):
         for record in org[name][:: 100]:
             fake.touch(record, stamp(2))
-    data = connector.pull()
+    data = sync(connector, sf_store)
     assert connector.last_sync.mode == "incremental" and len(data.deals) == N
     assert (data.deals["stage"] == "negotiation").sum() == N // 100
     pulled = client.stats.calls - first

@@ -12,14 +12,15 @@ from stepwise.integration.base import ConnectorError
 from stepwise.integration.salesforce.client import BulkJobError, connect, csv_records, local_limiter
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import FAST, build_org, session_settings, stamp
+from tests.integration.syncs import sync
 
 
 def bulk_client(**policy):
     return connect(session_settings(), limiter=local_limiter(), policy=replace(FAST, **policy))
 
 
-def connector(client, threshold: int, store=None, mirror=None, **kw) -> SalesforceConnector:
-    return SalesforceConnector(client, store=store, mirror_dir=mirror, write_backoff=0, bulk_threshold=threshold, **kw)
+def connector(client, threshold: int, mirror=None, **kw) -> SalesforceConnector:
+    return SalesforceConnector(client, mirror_dir=mirror, write_backoff=0, bulk_threshold=threshold, **kw)
 
 
 def bulk_requests(fake):
@@ -91,10 +92,10 @@ def test_a_failed_job_fails_the_sync_with_that_message(fake):
 
 def test_an_object_over_the_threshold_goes_through_bulk_into_the_same_canonical_frames(fake):
     org_with_products(fake)
-    rest = connector(bulk_client(), threshold=0).pull()
+    rest = connector(bulk_client(), threshold=0).pull().data
     calls_before = len(fake.rsps.calls)
     bulk = connector(bulk_client(bulk_page=3), threshold=5)
-    data = bulk.pull()
+    data = bulk.pull().data
     assert bulk.last_sync.bulk_objects == ["Opportunity"]
     objects = [c.request.body for c in list(fake.rsps.calls)[calls_before:]
                if c.request.method == "POST" and c.request.url.endswith("/jobs/query")]
@@ -108,10 +109,10 @@ def test_an_object_over_the_threshold_goes_through_bulk_into_the_same_canonical_
 
 def test_a_full_resync_of_an_object_that_was_big_skips_the_rest_probe(fake, sf_store, tmp_path):
     build_org(fake, 8, accounts=2)
-    connector(bulk_client(), 5, sf_store, tmp_path / "m").pull()
+    sync(connector(bulk_client(), 5, tmp_path / "m"), sf_store)
     before = len(fake.rsps.calls)
-    again = connector(bulk_client(), 5, sf_store, tmp_path / "m", full=True)
-    again.pull()
+    again = connector(bulk_client(), 5, tmp_path / "m", full=True)
+    sync(again, sf_store)
     opp_rest = [c for c in list(fake.rsps.calls)[before:] if "/query" in c.request.url and "/jobs/" not in c.request.url
                 and "FROM+Opportunity" in c.request.url]
     assert opp_rest == [] and again.last_sync.bulk_objects == ["Opportunity"]
@@ -119,13 +120,13 @@ def test_a_full_resync_of_an_object_that_was_big_skips_the_rest_probe(fake, sf_s
 
 def test_a_big_incremental_change_goes_through_bulk_with_deletes(fake, sf_store, tmp_path):
     org = build_org(fake, 10, accounts=2)
-    c = connector(bulk_client(), 5, sf_store, tmp_path / "m")
-    c.pull()
+    c = connector(bulk_client(), 5, tmp_path / "m")
+    sync(c, sf_store)
     assert c.last_sync.bulk_objects == ["Opportunity"]
     for opp in org["Opportunity"][:6]:
         fake.touch(opp, stamp(2), StageName="Negotiation/Review")
     fake.delete(org["Opportunity"][9], stamp(2))
-    data = c.pull()
+    data = sync(c, sf_store)
     assert c.last_sync.mode == "incremental" and c.last_sync.bulk_objects == ["Opportunity"]
     jobs = [j for j in fake.jobs.values() if j["object"] == "Opportunity"]
     assert jobs[-1]["operation"] == "queryAll" and "SystemModstamp >" in jobs[-1]["soql"]

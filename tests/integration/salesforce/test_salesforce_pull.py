@@ -12,15 +12,17 @@ from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import build_org, stamp, stub
 from stepwise.integration.salesforce.fake import make_rec as rec
 from stepwise.integration.salesforce.mapping import load_mapping
+from stepwise.workers.intake import take_in
+from tests.integration.syncs import sync
 
 
-def connector(client, store=None, mirror=None, **kw) -> SalesforceConnector:
-    return SalesforceConnector(client, store=store, mirror_dir=mirror, write_backoff=0, **kw)
+def connector(client, mirror=None, **kw) -> SalesforceConnector:
+    return SalesforceConnector(client, mirror_dir=mirror, write_backoff=0, **kw)
 
 
 def test_a_standard_org_maps_onto_the_canonical_tables(fake, client):
     org = build_org(fake, 4, accounts=2, tasks=3, events=1, leads=2)
-    data = connector(client).pull()
+    data = connector(client).pull().data
     assert data.counts() == {"accounts": 2, "contacts": 2, "deals": 4, "activities": 4, "leads": 2, "orders": 1,
                              "order_lines": 0, "products": 0, "contracts": 1}
     deal = data.deals.set_index("deal_id").loc[org["Opportunity"][0]["Id"]]
@@ -38,7 +40,7 @@ def test_a_standard_org_maps_onto_the_canonical_tables(fake, client):
 def test_contact_roles_come_from_the_opportunity_subquery(fake, client):
     org = build_org(fake, 2, accounts=1, contacts_per_account=2)
     fake.add_role(org["Opportunity"][1]["Id"], org["Contact"][1]["Id"], role="Technical Buyer")
-    data = connector(client).pull()
+    data = connector(client).pull().data
     roles = dict(zip(data.contacts["contact_id"], data.contacts["role"]))
     assert roles == {org["Contact"][0]["Id"]: "economic_buyer", org["Contact"][1]["Id"]: "technical_buyer"}
     assert fake.calls["query"] == 10  # one per mapped object: the roles cost no query of their own
@@ -49,7 +51,7 @@ def test_a_paged_subquery_is_followed(fake, client):
     org = build_org(fake, 1, accounts=1, contacts_per_account=5)
     for contact in org["Contact"][1:]:
         fake.add_role(org["Opportunity"][0]["Id"], contact["Id"], role="Evaluator")
-    data = connector(client).pull()
+    data = connector(client).pull().data
     assert (data.contacts["role"] == "technical_buyer").sum() == 4
 
 
@@ -58,7 +60,7 @@ def test_unknown_stage_skips_that_deal_with_a_reason_and_keeps_the_rest(fake, cl
     org["Opportunity"][1]["StageName"] = "Demo Scheduled"
     org["Opportunity"][2]["CloseDate"] = "next spring"
     caplog.set_level(logging.WARNING)
-    data = connector(client).pull()
+    data = connector(client).pull().data
     assert list(data.deals["deal_id"]) == [org["Opportunity"][0]["Id"]]
     reasons = {i.row_id: i.reason for i in data.skipped}
     assert "'Demo Scheduled' is not in the Salesforce mapping's stage values" in reasons[org["Opportunity"][1]["Id"]]
@@ -69,7 +71,7 @@ def test_unknown_stage_skips_that_deal_with_a_reason_and_keeps_the_rest(fake, cl
 def test_a_deal_whose_account_was_not_pulled_is_skipped(fake, client):
     build_org(fake, 1, accounts=1)
     fake.add("Opportunity", 1, AccountId="001999999999999AAA")
-    data = connector(client).pull()
+    data = connector(client).pull().data
     assert len(data.deals) == 1
     assert any("was not pulled from Salesforce" in i.reason for i in data.skipped)
 
@@ -77,7 +79,7 @@ def test_a_deal_whose_account_was_not_pulled_is_skipped(fake, client):
 def test_an_org_without_orders_skips_them_quietly(fake, client):
     build_org(fake, 2, orders=False)
     c = connector(client)
-    data = c.pull()
+    data = c.pull().data
     assert data.orders is None and data.contracts is None
     assert set(c.last_sync.skipped_objects) == {"Order", "Contract"}
 
@@ -91,8 +93,8 @@ def test_a_mapped_field_the_org_lacks_is_a_clear_error(fake, client):
 
 def test_incremental_sync_reads_only_changes_applies_deletes_and_keeps_the_rest(fake, client, sf_store, tmp_path):
     org = build_org(fake, 6, accounts=2, tasks=2)
-    c = connector(client, sf_store, tmp_path / "mirror", mapping=replace(load_mapping(), overlap_seconds=30))
-    first = c.pull()
+    c = connector(client, tmp_path / "mirror", mapping=replace(load_mapping(), overlap_seconds=30))
+    first = sync(c, sf_store)
     assert c.last_sync.mode == "full" and len(first.deals) == 6
     assert sf_store.get_cursor("salesforce", c.cursor_key("Opportunity")) == org["Opportunity"][-1]["SystemModstamp"]
 
@@ -101,7 +103,7 @@ def test_incremental_sync_reads_only_changes_applies_deletes_and_keeps_the_rest(
     fake.delete(gone, stamp(2))
     fake.delete(org["Task"][0], stamp(2))
     before = dict(fake.calls)
-    second = c.pull()
+    second = sync(c, sf_store)
     assert c.last_sync.mode == "incremental"
     # The changed one, and the newest unchanged one again (it sits inside the overlap window).
     assert c.last_sync.rows["Opportunity"] == 2 and c.last_sync.deleted == {"deals": [gone["Id"]],
@@ -116,9 +118,9 @@ def test_incremental_sync_reads_only_changes_applies_deletes_and_keeps_the_rest(
 
 def test_incremental_queries_use_queryall_with_the_overlap_window(fake, client, sf_store, tmp_path):
     build_org(fake, 2)
-    c = connector(client, sf_store, tmp_path / "mirror")
-    c.pull()
-    c.pull()
+    c = connector(client, tmp_path / "mirror")
+    sync(c, sf_store)
+    sync(c, sf_store)
     opp_queries = [call.request.url for call in fake.rsps.calls if "FROM+Opportunity" in call.request.url]
     assert "/query/" in opp_queries[0] and "WHERE" not in opp_queries[0]
     assert "/queryAll/" in opp_queries[1]
@@ -128,20 +130,20 @@ def test_incremental_queries_use_queryall_with_the_overlap_window(fake, client, 
 
 def test_a_lost_mirror_means_a_full_sync(fake, client, sf_store, tmp_path):
     build_org(fake, 3)
-    connector(client, sf_store, tmp_path / "mirror").pull()
-    c = connector(client, sf_store, tmp_path / "elsewhere")
-    data = c.pull()
+    sync(connector(client, tmp_path / "mirror"), sf_store)
+    c = connector(client, tmp_path / "elsewhere")
+    data = sync(c, sf_store)
     assert c.last_sync.mode == "full" and len(data.deals) == 3
 
 
 def test_another_copy_of_the_mirror_keeps_its_own_cursor(fake, client, sf_store, tmp_path):
     org = build_org(fake, 3)
-    a, b = connector(client, sf_store, tmp_path / "a"), connector(client, sf_store, tmp_path / "b")
-    a.pull()
-    b.pull()
+    a, b = connector(client, tmp_path / "a"), connector(client, tmp_path / "b")
+    sync(a, sf_store)
+    sync(b, sf_store)
     fake.touch(org["Opportunity"][0], stamp(2), StageName="Closed Won")
-    a.pull()  # a moves its cursor past the change; b must still see it
-    data = b.pull()
+    sync(a, sf_store)  # a moves its cursor past the change; b must still see it
+    data = sync(b, sf_store)
     assert b.last_sync.mode == "incremental"
     assert data.deals.set_index("deal_id").loc[org["Opportunity"][0]["Id"], "stage"] == "closed_won"
 
@@ -149,22 +151,22 @@ def test_another_copy_of_the_mirror_keeps_its_own_cursor(fake, client, sf_store,
 def test_a_changed_mapping_reads_everything_again(fake, client, sf_store, tmp_path):
     org = build_org(fake, 2)
     org["Opportunity"][0]["StageName"] = "Demo Scheduled"
-    first = connector(client, sf_store, tmp_path / "m")
-    assert len(first.pull().deals) == 1  # skipped: the stage is not mapped
+    first = connector(client, tmp_path / "m")
+    assert len(sync(first, sf_store).deals) == 1  # skipped: the stage is not mapped
     mapping = load_mapping()
     opp = next(o for o in mapping.objects if o.sobject == "Opportunity")
     fixed = replace(opp, values={"stage": {**opp.values["stage"], "Demo Scheduled": "discovery"}})
     mapping = replace(mapping, objects=tuple(fixed if o is opp else o for o in mapping.objects))
-    second = connector(client, sf_store, tmp_path / "m", mapping=mapping)
-    data = second.pull()
+    second = connector(client, tmp_path / "m", mapping=mapping)
+    data = sync(second, sf_store)
     assert second.last_sync.mode == "full" and len(data.deals) == 2
 
 
 def test_full_flag_reads_everything_again(fake, client, sf_store, tmp_path):
     build_org(fake, 3)
-    connector(client, sf_store, tmp_path / "m").pull()
-    c = connector(client, sf_store, tmp_path / "m", full=True)
-    c.pull()
+    sync(connector(client, tmp_path / "m"), sf_store)
+    c = connector(client, tmp_path / "m", full=True)
+    sync(c, sf_store)
     assert c.last_sync.mode == "full" and c.last_sync.rows["Opportunity"] == 3
 
 
@@ -172,7 +174,7 @@ def test_pull_since_returns_only_the_changes(fake, client):
     org = build_org(fake, 3)
     fake.touch(org["Opportunity"][2], stamp(5))
     c = connector(client)
-    data = c.pull(since="2026-03-04T00:00:00Z")
+    data = c.pull(since="2026-03-04T00:00:00Z").data
     assert c.last_sync.mode == "since" and list(data.deals["deal_id"]) == [org["Opportunity"][2]["Id"]]
 
 
@@ -183,17 +185,17 @@ def test_a_reps_response_in_salesforce_flows_into_the_feedback_store(fake, clien
     deal_id = org["Opportunity"][0]["Id"]
     run = sf_store.start_run("salesforce", "2026-03-01", "priors-1")
     sf_store.upsert_recommendations(run, [rec("rec_a", deal_id), rec("rec_b", deal_id)])
-    c = connector(client, sf_store, tmp_path / "m")
+    c = connector(client, tmp_path / "m")
     c.push([rec("rec_a", deal_id), rec("rec_b", deal_id)])
     sf = {r["Stepwise_Id__c"]: r for r in fake.records["Stepwise_Recommendation__c"]}
     fake.touch(sf["rec_a"], stamp(2), Status__c="Dismissed", Dismiss_Reason__c="wrong_timing", LastModifiedById="005REP")
     fake.touch(sf["rec_b"], stamp(2), Status__c="Snoozed", Snooze_Until__c="2026-03-09", LastModifiedById="005REP")
-    c.pull()
+    sync(c, sf_store)
     assert c.last_sync.feedback == 2
     assert sf_store.get_recommendation("rec_a").status == "dismissed"
     assert sf_store.feedback_for("rec_a")[0]["reason"] == "wrong_timing"
     assert sf_store.get_recommendation("rec_b").status == "snoozed"
-    c.pull()  # the overlap window reads them again: recorded once
+    sync(c, sf_store)  # the overlap window reads them again: recorded once
     assert c.last_sync.feedback == 0 and len(sf_store.feedback_for("rec_a")) == 1
 
 
@@ -205,3 +207,19 @@ def test_mapping_default_loads_and_builds_soql():
     assert "(SELECT Id, ContactId, Role, IsPrimary FROM OpportunityContactRoles)" in soql
     assert soql.endswith("FROM Opportunity WHERE SystemModstamp > 2026-03-01T00:00:00Z")
     assert "IsDeleted" in soql
+
+
+def test_a_pull_keeps_no_cursor_itself_so_a_run_that_dies_before_keeping_them_reads_the_change_again(
+        fake, client, sf_store, tmp_path):
+    org = build_org(fake, 3)
+    c = connector(client, tmp_path / "m")
+    sync(c, sf_store)
+    kept = sf_store.cursors("salesforce")
+    fake.touch(org["Opportunity"][0], stamp(2), StageName="Closed Won")
+    pulled = take_in(c, sf_store)  # the run dies here, before keep_cursors
+    assert pulled.cursors[c.cursor_key("Opportunity")] == stamp(2) and sf_store.cursors("salesforce") == kept
+    read_then = c.last_sync.rows["Opportunity"]
+    data = sync(c, sf_store)
+    assert c.last_sync.mode == "incremental" and c.last_sync.rows["Opportunity"] == read_then >= 1
+    assert data.deals.set_index("deal_id").loc[org["Opportunity"][0]["Id"], "stage"] == "closed_won"
+    assert sf_store.get_cursor("salesforce", c.cursor_key("Opportunity")) == stamp(2)
