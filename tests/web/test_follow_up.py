@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import redis
 
-from stepwise.settings import Settings
+from stepwise.integration.hubspot.fake import TOKEN as HUBSPOT_TOKEN
+from stepwise.integration.hubspot.fake import FakeHubSpot
+from stepwise.settings import Settings, get_settings
 from stepwise.web.app import create_app
 from stepwise.workers import follow_up, tasks
-from tests.web.cards_fixtures import DEAL_REC, TOKEN, feedback
+from tests.web.cards_fixtures import ACCOUNT_REC, DAY, DEAL_REC, TOKEN, feedback
 
 REDIS_URL = os.environ.get("STEPWISE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -41,40 +46,63 @@ def test_the_message_lands_on_the_real_broker(store):
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
     except OSError:
         pytest.skip("Redis is not reachable on 127.0.0.1:6379 (make test starts it)")
+    # An id no earlier run used: a message left on the list by another run cannot pass for this one.
+    rec = replace(DEAL_REC, id=f"rec_{uuid.uuid4().hex}")
+    store.upsert_recommendations(store.start_run(rec.source, DAY, "test-1"), [rec])
     broker = redis.Redis.from_url(REDIS_URL)
-    before = broker.llen("celery")
     client = create_app(store=store, api_tokens=[TOKEN], redis_url=REDIS_URL).test_client()
-    assert feedback(client, {"action": "accepted", "user": "rep_01"}).status_code == 201
-    messages = broker.lrange("celery", 0, broker.llen("celery") - before - 1)
-    headers = [json.loads(m)["headers"] for m in messages]
-    mine = [h for h in headers if h["task"] == "stepwise.apply_response" and DEAL_REC.id in h["argsrepr"]]
-    assert len(mine) == 1
-    for m in messages:  # nobody consumes the default queue in tests: take ours back out
+    assert feedback(client, {"action": "accepted", "user": "rep_01"}, rec_id=rec.id).status_code == 201
+    mine = [m for m in broker.lrange("celery", 0, -1) if rec.id in json.loads(m)["headers"]["argsrepr"]]
+    for m in mine:  # nobody consumes the default queue in tests: take ours back out
         broker.lrem("celery", 1, m)
+    assert [json.loads(m)["headers"]["task"] for m in mine] == ["stepwise.follow_up"]
 
 
-class StubCRM:
-    def __init__(self):
-        self.calls = []
-
-    def apply_response(self, rec, action, owner_id=None):
-        self.calls.append((rec.id, action))
-        return "task-1"
+#: an accepted card of a deal in the fake HubSpot portal 4242, as a run stores it
+PORTAL_REC = replace(DEAL_REC, id="rec_hubspot_4242_deal_1000", source="hubspot-4242", record_id="1000", deal_id="1000")
 
 
-def test_the_worker_applies_an_accept_through_the_records_connector(store, monkeypatch):
-    crm = StubCRM()
-    monkeypatch.setattr(tasks, "get_settings", lambda: Settings(STEPWISE_DATABASE_URL=str(store.engine.url)))
-    monkeypatch.setattr(tasks, "connector_for", lambda spec: crm if spec == "hubspot:123" else None)
-    monkeypatch.setattr(tasks.Store, "get_recommendation",
-                        lambda self, rec_id: replace(DEAL_REC, source="hubspot-123", status="accepted"))
-    assert tasks.apply_response.run(DEAL_REC.id) == {"applied": True, "crm_id": "task-1"}
-    assert crm.calls == [(DEAL_REC.id, "accepted")]
+@pytest.fixture
+def hubspot(httpserver, store, monkeypatch) -> Iterator[FakeHubSpot]:
+    """A fake HubSpot portal over HTTP, and the environment a worker reads to reach it (a private app)."""
+    portal = FakeHubSpot()
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(portal.handle)
+    portal.populate(1, contacts_per_deal=0, engagements_per_deal=0)
+    env = {"HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN, "HUBSPOT_BASE_URL": httpserver.url_for("").rstrip("/"),
+           "HUBSPOT_PORTAL_ID": "4242", "STEPWISE_DATABASE_URL": str(store.engine.url)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("STEPWISE_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    yield portal
+    get_settings.cache_clear()
 
 
-def test_an_undone_accept_is_not_applied(store, monkeypatch):
-    monkeypatch.setattr(tasks, "get_settings", lambda: Settings(STEPWISE_DATABASE_URL=str(store.engine.url)))
-    assert tasks.apply_response.run(DEAL_REC.id)["applied"] is False  # still "new" in the store
+def accepted(store, rec) -> None:
+    store.upsert_recommendations(store.start_run(rec.source, DAY, "test-1"), [rec])
+    store.record_feedback(rec.id, "accepted", user="rep_01")
+
+
+def test_the_worker_creates_the_task_in_the_records_crm_once(store, hubspot):
+    accepted(store, PORTAL_REC)
+    first = tasks.follow_up.run(PORTAL_REC.id)
+    assert first["applied"] is True and hubspot.links[("tasks", "deals")][first["crm_id"]] == [("1000", 216)]
+    assert tasks.follow_up.run(PORTAL_REC.id) == first  # a retry finds the task instead of making another
+    assert len(hubspot.objects["tasks"]) == 1
+
+
+def test_a_message_queued_under_the_former_task_name_still_runs(store, hubspot):
+    accepted(store, PORTAL_REC)
+    assert tasks.app.tasks["stepwise.apply_response"].run(PORTAL_REC.id)["applied"] is True
+    assert len(hubspot.objects["tasks"]) == 1
+
+
+def test_an_accept_changed_to_a_dismissal_before_the_worker_runs_creates_no_task(store, hubspot):
+    accepted(store, PORTAL_REC)
+    store.record_feedback(PORTAL_REC.id, "dismissed", user="rep_01", reason="not_relevant")
+    assert tasks.follow_up.run(PORTAL_REC.id) == {"applied": False, "why": "not accepted (undone or unknown)"}
+    assert tasks.follow_up.run("rec_nobody_knows")["applied"] is False
+    assert not hubspot.objects.get("tasks") and not any(p.endswith("/tasks") for _, _, p in hubspot.log)
 
 
 def test_readyz_says_when_redis_is_down(store):
@@ -91,9 +119,10 @@ def test_a_snooze_date_out_of_range_in_utc_is_a_400(store):
 
 
 def test_expiry_covers_every_source_in_the_store(store, monkeypatch):
-    from stepwise.workers import tasks as worker_tasks
-
-    monkeypatch.setattr(worker_tasks, "get_settings", lambda: Settings(STEPWISE_DATABASE_URL=str(store.engine.url)))
-    expired = worker_tasks.expire_stale.run("2030-01-01")
-    assert expired and all(n >= 0 for n in expired.values())
-    assert sum(expired.values()) >= 1 and store.get_recommendation(DEAL_REC.id).status == "expired"
+    others = [replace(DEAL_REC, id=f"rec_{source}", source=source) for source in ("salesforce", "hubspot-4242")]
+    for rec in others:
+        store.upsert_recommendations(store.start_run(rec.source, DAY, "test-1"), [rec])
+    monkeypatch.setattr(tasks, "get_settings", lambda: Settings(STEPWISE_DATABASE_URL=str(store.engine.url)))
+    expired = tasks.expire_stale.run("2030-01-01")
+    assert expired == {"hubspot": 2, "salesforce": 1, "hubspot-4242": 1}
+    assert {store.get_recommendation(r.id).status for r in [DEAL_REC, ACCOUNT_REC, *others]} == {"expired"}
