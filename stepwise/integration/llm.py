@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat endpoint (hosted or a local server): the optional explanation writer.
 
-Off unless STEPWISE_LLM_URL is set.  Every call has a timeout and one retry
-on a transient failure; the key is never logged.
+Off unless STEPWISE_LLM_URL is set.  Every call has a timeout and goes through the
+shared call policy (integration/http.py) with one retry on a transient failure
+(a 429 or 5xx, waiting what `Retry-After` asks up to two seconds, or no answer at
+all); the key is never logged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import logging
 from typing import Any
 
 import requests
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from stepwise.integration.http import CallError, CallPolicy, Governor, TransientError, transient_answer
 
 log = logging.getLogger(__name__)
 
@@ -20,36 +23,45 @@ class LLMError(Exception):
     """The model could not be reached or did not answer usable JSON."""
 
 
-class _Transient(LLMError):
-    pass
-
-
 class ChatClient:
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 20.0):
         self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model, self.timeout = model, timeout
+        self.model = model
         self._session = requests.Session()
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
-        self.calls = 0
+        # No rate limiter: STEPWISE_LLM_BUDGET bounds the calls of a run (README "Explanations: templates first…").
+        self.governor = Governor("model endpoint", CallPolicy(timeout=timeout, max_attempts=2, backoff=0.2,
+                                                              max_backoff=2.0))
 
-    @retry(retry=retry_if_exception_type(_Transient), stop=stop_after_attempt(2), wait=wait_exponential(0.2, max=2),
-           reraise=True)
+    @property
+    def calls(self) -> int:
+        """Requests sent, the retry included."""
+        return self.governor.stats.calls
+
     def complete_json(self, messages: list[dict[str, str]]) -> dict[str, Any]:
-        self.calls += 1
         try:
-            response = self._session.post(self.url, timeout=self.timeout, json={
+            content = self.governor.call(lambda: self._once(messages), label="chat")
+        except CallError as exc:
+            raise LLMError(str(exc)) from None
+        try:
+            return _json_object(content)
+        except (ValueError, TypeError):
+            raise LLMError("model answer is not the expected JSON object") from None
+
+    def _once(self, messages: list[dict[str, str]]) -> Any:
+        try:
+            response = self._session.post(self.url, timeout=self.governor.policy.timeout, json={
                 "model": self.model, "messages": messages, "temperature": 0.2,
             })
         except requests.RequestException as exc:
-            raise _Transient(f"model endpoint unreachable: {type(exc).__name__}") from None
+            raise TransientError(f"unreachable: {type(exc).__name__}", reason="network") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(f"model endpoint answered {response.status_code}")
+            raise transient_answer(response.status_code, response.headers, f"answered {response.status_code}")
         if response.status_code != 200:
             raise LLMError(f"model endpoint answered {response.status_code}")
         try:
-            content = response.json()["choices"][0]["message"]["content"]
-            return _json_object(content)
+            return response.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise LLMError("model answer is not the expected JSON object") from None
 

@@ -1,11 +1,15 @@
-"""The one place every HubSpot call goes through: limiter, retries, counting, auth refresh.
+"""The one place every HubSpot call goes through, under the shared call policy (integration/http.py).
 
 hubspot-api-client builds a new ApiClient (and urllib3 pool) on every attribute
 access (`client.crm.objects.search_api`), so the API objects are cached per
 process, keyed by host and a fingerprint of the token.  The SDK's own urllib3
 Retry is switched off and retrying happens here with tenacity instead: the
 SDK's Retry would sleep inside urllib3, where a retried POST takes no token from
-the shared bucket and a 429 cannot pause the bucket for the other workers.
+the shared bucket and a 429 cannot pause the bucket for the other workers.  What
+stays here is how HubSpot says it: a 429 whose `policyName` is DAILY is the daily
+quota, a 429 on a search pauses the search bucket unless the ten-second policy
+spoke, the rate-limit headers say how long to wait without a `Retry-After`, and a
+401 refreshes the token once.
 Responses are read raw (`_preload_content=False`) so we see the JSON exactly as
 HubSpot sends it (camelCase, `paging.next.after`, 207 `errors`), not the SDK's
 model objects.  The access token is never logged: log lines carry the endpoint
@@ -27,38 +31,31 @@ from typing import Any, Protocol
 import urllib3
 from hubspot import HubSpot
 from pydantic import SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from urllib3.util.retry import Retry
 
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.http import RateLimiter, limiter_for
+from stepwise.integration.http import (
+    AuthError,
+    CallError,
+    CallPolicy,
+    DailyQuotaExhausted,
+    Governor,
+    RateLimited,
+    RateLimiter,
+    TransientError,
+    limiter_for,
+    retry_after,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 
 
-class HubSpotError(ConnectorError):
-    """A HubSpot call failed in a way retrying will not fix; the message says what to do."""
-
-    def __init__(self, message: str, status: int | None = None, category: str | None = None,
-                 body: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.status, self.category, self.body = status, category, body or {}
-
-
-class HubSpotAuthError(HubSpotError):
-    """The token is missing, revoked or lacks a scope."""
-
-
-class HubSpotDailyLimit(HubSpotError):
-    """The portal's daily API allowance is spent; retrying today only makes more 429s."""
-
-
-class _Retryable(Exception):
-    def __init__(self, reason: str, wait: float):
-        super().__init__(reason)
-        self.reason, self.wait = reason, wait
+# The shared error types under the names the connector, the push, the check and the tests know.
+HubSpotError = CallError
+HubSpotAuthError = AuthError
+HubSpotDailyLimit = DailyQuotaExhausted
 
 
 class TokenProvider(Protocol):
@@ -146,7 +143,7 @@ def cached_api(base_url: str, token: str, path: str) -> Any:
 
 
 class HubSpotClient:
-    """Counts calls, takes tokens from the shared buckets, retries 429/5xx/network errors, refreshes on 401."""
+    """HubSpot's API objects behind the shared call policy: two buckets (general, search), retries, refresh on 401."""
 
     def __init__(
         self,
@@ -163,17 +160,31 @@ class HubSpotClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.tokens, self.base_url = tokens, base_url.rstrip("/")
-        self.timeout, self.max_attempts, self.max_wait, self.backoff = timeout, max_attempts, max_wait, backoff
-        self.sleep = sleep
         # One bucket per HubSpot account: every worker syncing this portal shares it through Redis.
         self.general: RateLimiter = limiter_for(f"hubspot:{account}", *_bucket(*limits.general), redis_url)
         self.search: RateLimiter = limiter_for(f"hubspot:{account}:search", *_bucket(*limits.search), redis_url)
-        self.calls: Counter[str] = Counter()      # successful logical calls, by label
-        self.requests = 0                          # HTTP requests sent, retries included
-        self.retried: Counter[str] = Counter()     # retries, by reason ("429", "503", "network", "401")
+        self.policy = CallPolicy(timeout=timeout, max_attempts=max_attempts, backoff=backoff, max_backoff=max_wait,
+                                 sleep=sleep)
+        self.governor = Governor("HubSpot", self.policy, [self.general])
+        self.stats = self.governor.stats
 
     def __repr__(self) -> str:
         return f"HubSpotClient({self.base_url!r})"
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Successful logical calls, by label."""
+        return self.stats.done
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent, retries included (what HubSpot counts)."""
+        return self.stats.calls
+
+    @property
+    def retried(self) -> Counter[str]:
+        """Retries, by reason ("429", "503", "network", "401")."""
+        return self.stats.retried
 
     @property
     def total_calls(self) -> int:
@@ -188,106 +199,75 @@ class HubSpotClient:
         (which looks it up first) decides.
         """
         label = label or f"{api}.{method}"
-        refreshed = {"done": False}
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            return exc.wait if isinstance(exc, _Retryable) else 0.0
-
-        def safe_to_retry(exc: BaseException) -> bool:
-            return isinstance(exc, _Retryable) and (idempotent or exc.reason.startswith(("429", "401")))
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts), wait=wait, sleep=self.sleep,
-            retry=retry_if_exception(safe_to_retry), reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    result = self._once(api, method, args, kwargs, label, search,
-                                        attempt.retry_state.attempt_number, refreshed)
-        except _Retryable as exc:
-            if not idempotent and not exc.reason.startswith(("429", "401")):
-                raise HubSpotError(f"HubSpot {label}: {exc.reason}; not repeated here (the object may exist)") from None
-            raise HubSpotError(f"HubSpot {label}: gave up after {self.max_attempts} attempts ({exc.reason})") from None
-        self.calls[label] += 1
-        return result
+        refreshed = [False]
+        return self.governor.call(lambda: self._once(api, method, args, kwargs, label, search, refreshed),
+                                  label=label, kind=label.split(":")[0], idempotent=idempotent,
+                                  limiters=[self.general, self.search] if search else [self.general])
 
     # -- one attempt ------------------------------------------------------------------
 
     def _once(self, api: str, method: str, args: tuple, kwargs: dict, label: str, search: bool,
-              attempt: int, refreshed: dict[str, bool]) -> dict[str, Any]:
-        self.general.acquire()
-        if search:
-            self.search.acquire()
-        self.requests += 1
+              refreshed: list[bool]) -> dict[str, Any]:
         target = cached_api(self.base_url, self.tokens.access_token(), api)
         try:
-            response = getattr(target, method)(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+            response = getattr(target, method)(*args, _preload_content=False, _request_timeout=self.policy.timeout,
+                                               **kwargs)
         except urllib3.exceptions.HTTPError as exc:
-            self.retried["network"] += 1
             log.warning("HubSpot %s: network error (%s), retrying", label, type(exc).__name__)
-            raise _Retryable(f"network error {type(exc).__name__}", self._backoff(attempt)) from None
+            raise TransientError(f"network error {type(exc).__name__}", reason="network") from None
         except Exception as exc:
             status = getattr(exc, "status", None)
             if status is None or not type(exc).__name__.endswith("Exception"):
                 raise
-            self._failed(exc, int(status), label, search, attempt, refreshed)
-            raise  # _failed always raises; this keeps type checkers honest
+            raise self._failed(exc, int(status), label, search, refreshed) from None
         try:
             data = response.data
             return json.loads(data) if data else {}
         finally:
             response.release_conn()
 
-    def _failed(self, exc: Any, status: int, label: str, search: bool, attempt: int,
-                refreshed: dict[str, bool]) -> None:
+    def _failed(self, exc: Any, status: int, label: str, search: bool, refreshed: list[bool]) -> CallError:
+        """The error an SDK exception stands for: a retry signal, or a failure for good."""
         body = _json_body(getattr(exc, "body", None))
         headers = getattr(exc, "headers", None) or {}
         category = body.get("category") or body.get("errorType")
         if status == 429:
             if body.get("policyName") == "DAILY":
-                raise HubSpotDailyLimit("HubSpot daily API limit reached for this portal; the next sync "
-                                        "after midnight (portal time) continues", status, category, body)
-            wait = self._retry_after(headers, attempt)
-            # Everyone sharing the bucket waits, not just this worker.
-            (self.search if search and body.get("policyName") != "TEN_SECONDLY_ROLLING" else self.general).pause(wait)
-            self.retried["429"] += 1
-            log.info("HubSpot %s: 429 %s, waiting %.2fs", label, body.get("policyName", ""), wait)
-            raise _Retryable("429 rate limited", wait)
-        if status == 401 and not refreshed["done"]:
-            refreshed["done"] = True
-            self.retried["401"] += 1
+                return DailyQuotaExhausted("HubSpot daily API limit reached for this portal; the next sync "
+                                           "after midnight (portal time) continues", status, category, body)
+            searching = search and body.get("policyName") != "TEN_SECONDLY_ROLLING"
+            log.info("HubSpot %s: 429 %s", label, body.get("policyName", ""))
+            return RateLimited("429 rate limited", wait=self._asked_wait(headers),
+                               limiter=self.search if searching else self.general, body=body)
+        if status == 401 and not refreshed[0]:
+            refreshed[0] = True
+            self.stats.reauths += 1
             log.info("HubSpot %s: 401, refreshing the access token", label)
             self.tokens.refresh()
-            raise _Retryable("401 expired token", 0.0)
+            return TransientError("401 expired token", reason="401", wait=0.0, refused=True, status=status)
         if status == 0 or status >= 500:
-            self.retried[str(status)] += 1
             log.warning("HubSpot %s: %s, retrying", label, status)
-            raise _Retryable(f"HTTP {status}", self._retry_after(headers, attempt) if status == 503 else self._backoff(attempt))
+            return TransientError(f"HTTP {status}", reason=str(status), status=status, body=body,
+                                  wait=self._asked_wait(headers) if status == 503 else None)
         message = body.get("message") or getattr(exc, "reason", "") or "error"
         if status in (401, 403):
-            raise HubSpotAuthError(f"HubSpot {label}: {status} {message}", status, category, body)
-        raise HubSpotError(f"HubSpot {label}: {status} {message}", status, category, body)
+            return AuthError(f"HubSpot {label}: {status} {message}", status, category, body)
+        return CallError(f"HubSpot {label}: {status} {message}", status, category, body)
 
-    def _backoff(self, attempt: int) -> float:
-        return min(self.max_wait, self.backoff * 2 ** (attempt - 1))
-
-    def _retry_after(self, headers: Any, attempt: int) -> float:
-        value = headers.get("Retry-After") if hasattr(headers, "get") else None
-        if value is not None:
-            try:
-                return min(self.max_wait, max(0.0, float(value)))
-            except ValueError:
-                pass
-        interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds") if hasattr(headers, "get") else None
-        if interval is not None and str(headers.get("X-HubSpot-RateLimit-Remaining", "1")) == "0":
+    @staticmethod
+    def _asked_wait(headers: Any) -> float | None:
+        """`Retry-After`, else a tenth of the rolling window when the rate-limit headers say none are left."""
+        if not hasattr(headers, "get"):
+            return None
+        asked = retry_after(headers)
+        interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        if asked is None and interval is not None and str(headers.get("X-HubSpot-RateLimit-Remaining", "1")) == "0":
             try:
                 # A rolling window: a tenth of it frees enough calls to go on without hammering.
-                return min(self.max_wait, float(interval) / 10000)
+                return float(interval) / 10000
             except ValueError:
                 pass
-        return self._backoff(attempt)
+        return asked
 
 
 def _json_body(raw: Any) -> dict[str, Any]:

@@ -1,16 +1,17 @@
-"""The one place every Salesforce call goes through: connect, time out, rate-limit, retry, count.
+"""The one place every Salesforce call goes through, under the shared call policy (integration/http.py).
 
 simple-salesforce has no default timeout and no retry, and it re-authenticates in
 a recursion of its own.  `_GovernedSalesforce` overrides its single HTTP choke
 point (`_call_salesforce`, used by query, query_more, restful, describe…) so each
-request — and each page of a `query_all_iter` — is:
+request — and each page of a `query_all_iter` — is sent with a timeout (the login
+too: the requests session carries a default) through `Governor.call`: a token from
+the shared limiter, counting, backoff.  What stays here is how Salesforce says it:
 
-* sent with a timeout (the login too: the requests session carries a default),
-* preceded by a token from the shared limiter (Redis when workers run),
-* retried with tenacity backoff on 5xx, connection errors and UNABLE_TO_LOCK_ROW,
-* re-authenticated once on 401 INVALID_SESSION_ID, then retried,
-* on 403 REQUEST_LIMIT_EXCEEDED: the limiter is paused for every worker, then retried,
-* counted, and its `Sforce-Limit-Info` usage read and logged.
+* 5xx, connection errors and UNABLE_TO_LOCK_ROW are transient (a create only when it
+  provably never happened);
+* 401 INVALID_SESSION_ID: log in again once, then retry;
+* 403 REQUEST_LIMIT_EXCEEDED: the limiter is paused for every worker, then retried;
+* `Sforce-Limit-Info` carries the org's daily usage: syncing stops before the org runs out.
 
 Large reads go through Bulk API 2.0 query jobs (`bulk_query_iter`): create the job,
 poll it with backoff until JobComplete, then page the CSV results by `Sforce-Locator` —
@@ -25,10 +26,8 @@ import csv
 import io
 import logging
 import re
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -36,10 +35,22 @@ import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 from simple_salesforce.util import exception_handler
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from stepwise.integration import http
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.http import LocalTokenBucket, RateLimiter, limiter_for
+from stepwise.integration.http import (
+    AuthError,
+    CallError,
+    CallStats,
+    DailyQuotaExhausted,
+    Governor,
+    LocalTokenBucket,
+    RateLimited,
+    RateLimiter,
+    TransientError,
+    limiter_for,
+    transient_answer,
+)
 from stepwise.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,60 +59,30 @@ TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "QUERY_
 #: Salesforce's default for most orgs is 100,000 calls / 24 h; the bucket only smooths bursts.
 DEFAULT_RATE = (25, 1.0)
 
+# The shared error types under the names the connector, the CLI and the tests know.
+SalesforceCallError = CallError
+SalesforceDailyQuota = DailyQuotaExhausted
+
 
 class SalesforceConfigError(ConnectorError):
     """The environment does not describe a usable Salesforce connection."""
 
 
-class SalesforceDailyQuota(ConnectorError):
-    """The org is close to its daily API allowance: Stepwise stops before the org runs out."""
-
-
-class SalesforceCallError(ConnectorError):
-    """A call failed for good (after retries); the message says what Salesforce answered."""
-
-
-class _Retryable(Exception):
-    """A failure worth another try (the attempt loop catches only this)."""
-
-
 @dataclass
-class CallStats:
-    """What a sync cost: API calls by kind (query pages, composite writes…), retries, re-auths, usage."""
+class CallPolicy(http.CallPolicy):
+    """The shared call policy plus Salesforce's limit pause and Bulk API 2.0 polling."""
 
-    calls: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
-    retries: int = 0
-    reauths: int = 0
-    api_used: int | None = None
-    api_limit: int | None = None
-
-    def summary(self) -> str:
-        usage = f", org usage {self.api_used}/{self.api_limit}" if self.api_limit else ""
-        kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items()))
-        return f"{self.calls} API calls ({kinds}){usage}, {self.retries} retries, {self.reauths} re-auths"
-
-
-@dataclass
-class CallPolicy:
-    timeout: float = 30.0
-    max_attempts: int = 5
-    backoff: float = 1.0          # first retry waits about this long, then doubles
-    max_backoff: float = 30.0
     limit_pause: float = 60.0     # REQUEST_LIMIT_EXCEEDED: everyone waits this long before the next try
-    warn_usage: float = 0.8       # log a warning once the org has used this share of its daily calls
-    stop_usage: float = 0.95      # stop syncing beyond this share: the org's own users and integrations come first
     bulk_poll: float = 2.0        # Bulk API 2.0: first wait before asking a query job's state again, then doubles
     bulk_poll_max: float = 30.0
     bulk_wait: float = 3600.0     # give up on a query job still running after this long
     bulk_page: int | None = None  # maxRecords per result page (None: Salesforce's default, by size)
-    sleep: Callable[[float], None] = time.sleep
 
 
 class _TimeoutSession(requests.Session):
     """A requests session with a default timeout, so simple-salesforce's own login calls cannot hang."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float | tuple[float, float]):
         super().__init__()
         self._timeout = timeout
 
@@ -113,111 +94,69 @@ class _TimeoutSession(requests.Session):
 class _GovernedSalesforce(Salesforce):
     """simple-salesforce with its one HTTP method replaced by the governed call (see module doc)."""
 
-    governor: _Governor
+    governor: Governor
+    policy: CallPolicy
 
     def _call_salesforce(self, method: str, url: str, name: str = "", **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.pop("retries", None)
         kwargs.pop("max_retries", None)
-        return self.governor.send(self, method, url, name, kwargs)
+        kind, creates, reauthed = _kind(method, url), _creates_a_record(method, url), [False]
+        return self.governor.call(lambda: self._once(method, url, name, kwargs, creates, reauthed),
+                                  label=kind, kind=kind, idempotent=not creates)
 
-
-class _Governor:
-    def __init__(self, policy: CallPolicy, limiter: RateLimiter, stats: CallStats):
-        self.policy, self.limiter, self.stats = policy, limiter, stats
-
-    def send(self, sf: _GovernedSalesforce, method: str, url: str, name: str, kwargs: dict[str, Any]) -> requests.Response:
-        state = {"reauthed": False}
-        retrying = Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=wait_exponential(multiplier=self.policy.backoff, max=self.policy.max_backoff),
-            sleep=self.policy.sleep,
-            before_sleep=self._count_retry,
-            retry_error_callback=_give_up,
-        )
-        return retrying(self._once, sf, method, url, name, kwargs, state)
-
-    def _count_retry(self, retry_state: RetryCallState) -> None:
-        self.stats.retries += 1
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        log.info("salesforce: retrying after %s (attempt %d)", exc, retry_state.attempt_number)
-
-    def _once(self, sf: _GovernedSalesforce, method: str, url: str, name: str,
-              kwargs: dict[str, Any], state: dict[str, bool]) -> requests.Response:
-        self.limiter.acquire()
-        self.stats.calls += 1
-        self.stats.by_kind[_kind(method, url)] += 1
+    def _once(self, method: str, url: str, name: str, kwargs: dict[str, Any], creates: bool,
+              reauthed: list[bool]) -> requests.Response:
         call_kwargs = dict(kwargs)
-        headers = {**sf.headers, **call_kwargs.pop("headers", {})}  # rebuilt per try: a re-auth changes the token
+        headers = {**self.headers, **call_kwargs.pop("headers", {})}  # rebuilt per try: a re-auth changes the token
         call_kwargs.setdefault("timeout", self.policy.timeout)
-        creates = _creates_a_record(method, url)
         try:
-            response = sf.session.request(method, url, headers=headers, **call_kwargs)
-        except requests.ConnectTimeout as exc:
-            raise _Retryable(f"{type(exc).__name__} talking to Salesforce") from exc  # never reached Salesforce
+            response = self.session.request(method, url, headers=headers, **call_kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            if creates:
-                # The record may exist now: not repeated here; the caller's retry looks it up first.
-                raise SalesforceCallError(f"Salesforce create not confirmed ({type(exc).__name__}); not repeated") from exc
-            raise _Retryable(f"{type(exc).__name__} talking to Salesforce") from exc
+            # A create that may have reached Salesforce is not repeated here: the caller's retry looks it up first.
+            raise TransientError(f"{type(exc).__name__} talking to Salesforce", reason="network",
+                                 refused=isinstance(exc, requests.ConnectTimeout)) from exc
         self._note_usage(response)
         status, code = response.status_code, _error_code(response)
         if status == 401 and code == "INVALID_SESSION_ID":
-            if state["reauthed"]:
-                raise SalesforceCallError("Salesforce refused the session again right after a fresh login; "
-                                          "check the user's API access and the connected app's policies")
-            state["reauthed"] = True
-            self._reauthenticate(sf)
-            raise _Retryable("session expired; logged in again")
+            if reauthed[0]:
+                raise AuthError("Salesforce refused the session again right after a fresh login; "
+                                "check the user's API access and the connected app's policies", status)
+            reauthed[0] = True
+            self._reauthenticate()
+            raise TransientError("session expired; logged in again", reason="reauth", wait=0.0, refused=True)
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
-            self.limiter.pause(self.policy.limit_pause)
-            raise _Retryable(f"Salesforce API limit exceeded ({_message(response)}); paused {self.policy.limit_pause:g}s")
-        if status >= 500 and creates:
-            raise SalesforceCallError(f"Salesforce create answered HTTP {status}; not repeated (the record may exist)")
-        if status >= 500 or code in TRANSIENT_CODES:
-            raise _Retryable(f"HTTP {status} {code or ''}".strip())
+            raise RateLimited(f"Salesforce API limit exceeded ({_message(response)}); paused "
+                              f"{self.policy.limit_pause:g}s", wait=self.policy.limit_pause, reason=code, status=status)
+        if status >= 500:
+            raise transient_answer(status, response.headers, f"HTTP {status} {code or ''}".strip())
+        if code in TRANSIENT_CODES:  # refused as a whole: nothing was written
+            raise TransientError(f"HTTP {status} {code}", reason=code, refused=True, status=status)
         if status >= 300:
             exception_handler(response, name=name)
         return response
 
-    def _reauthenticate(self, sf: _GovernedSalesforce) -> None:
-        if sf._salesforce_login_partial is None:
-            raise SalesforceCallError(
+    def _reauthenticate(self) -> None:
+        if self._salesforce_login_partial is None:
+            raise AuthError(
                 "the Salesforce session (SALESFORCE_SESSION_ID) has expired: get a fresh one with "
-                "`sf org display`, or configure username/password or JWT so Stepwise can log in itself")
-        self.stats.reauths += 1
+                "`sf org display`, or configure username/password or JWT so Stepwise can log in itself", 401)
+        self.governor.stats.reauths += 1
         log.info("salesforce: session expired, logging in again")
         try:
-            sf._refresh_session()
+            self._refresh_session()
         except SalesforceAuthenticationFailed as exc:
             raise SalesforceConfigError(f"Salesforce login failed: {exc.code}: {exc.message}") from None
 
     def _note_usage(self, response: requests.Response) -> None:
         info = response.headers.get("Sforce-Limit-Info")
-        if not info:
-            return
-        usage = Salesforce.parse_api_usage(info).get("api-usage")
-        if usage is None:
-            return
-        self.stats.api_used, self.stats.api_limit = usage.used, usage.total
-        share = usage.used / usage.total if usage.total else 0.0
-        level = logging.WARNING if share >= self.policy.warn_usage else logging.DEBUG
-        log.log(level, "salesforce: org API usage %d/%d (%.0f%%)", usage.used, usage.total, share * 100)
-        if share >= self.policy.stop_usage:
-            message = (f"Salesforce org API usage {usage.used}/{usage.total} ({share:.0%}) is past the "
-                       f"{self.policy.stop_usage:.0%} Stepwise leaves for others: syncing pauses until the daily count resets")
-            log.error("salesforce: %s", message)
-            raise SalesforceDailyQuota(message)
+        usage = Salesforce.parse_api_usage(info).get("api-usage") if info else None
+        if usage is not None:
+            self.governor.note_daily_usage(usage.used, usage.total, whose="Salesforce org")
 
 
 def _creates_a_record(method: str, url: str) -> bool:
     """POST …/sobjects/<Object>/ creates a record: not idempotent (upserts by external id are PATCH)."""
     return method.upper() == "POST" and re.search(r"/sobjects/[A-Za-z0-9_]+/?$", url.split("?")[0]) is not None
-
-
-def _give_up(retry_state: RetryCallState) -> Any:
-    exc = retry_state.outcome.exception() if retry_state.outcome else None
-    raise SalesforceCallError(f"Salesforce call failed after {retry_state.attempt_number} tries: {exc}") from exc
 
 
 def _error_code(response: requests.Response) -> str | None:
@@ -254,7 +193,7 @@ def _kind(method: str, url: str) -> str:
     return method.lower()
 
 
-class BulkJobError(SalesforceCallError):
+class BulkJobError(CallError):
     """A Bulk API 2.0 query job ended Failed or Aborted, or did not finish in time."""
 
 
@@ -327,7 +266,7 @@ class SalesforceClient:
         Calls: 1 to create the job, 1 per state poll (the wait doubles from `bulk_poll`),
         1 per result page (`Sforce-Locator` until it says "null").
         """
-        policy = self.sf.governor.policy
+        policy = self.sf.policy
         jobs = f"{self.sf.base_url}jobs/query"
         body = {"operation": "queryAll" if include_deleted else "query", "query": soql,
                 "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
@@ -382,7 +321,6 @@ def connect(settings: Settings, *, limiter: RateLimiter | None = None, policy: C
             version: str = "61.0") -> SalesforceClient:
     """Log in with what the environment holds: a session, JWT, or username/password/token."""
     policy = policy or CallPolicy()
-    stats = CallStats()
     if limiter is None:
         capacity, per = DEFAULT_RATE
         limiter = limiter_for(f"salesforce:{_org_key(settings)}", capacity, per, settings.redis_url)
@@ -397,9 +335,9 @@ def connect(settings: Settings, *, limiter: RateLimiter | None = None, policy: C
         raise SalesforceConfigError(f"cannot reach Salesforce to log in ({type(exc).__name__})") from None
     except SalesforceError as exc:
         raise SalesforceConfigError(f"Salesforce login failed: {exc}") from None
-    sf.governor = _Governor(policy, limiter, stats)
+    sf.policy, sf.governor = policy, Governor("Salesforce", policy, [limiter])
     log.info("salesforce: connected to %s (%s)", sf.sf_instance, sf.auth_type)
-    return SalesforceClient(sf, stats)
+    return SalesforceClient(sf, sf.governor.stats)
 
 
 def _credentials(s: Settings) -> dict[str, Any]:

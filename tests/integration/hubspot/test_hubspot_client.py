@@ -15,12 +15,12 @@ from stepwise.integration.hubspot.fake import FakeHubSpot, stub
 from stepwise.integration.hubspot.pull import batch_read
 
 
-def test_429_with_rate_limit_headers_then_success_on_a_post(fake: FakeHubSpot, make_connector, make_client):
+def test_429_with_rate_limit_headers_then_success_on_a_post(fake: FakeHubSpot, make_connector, make_client, sync):
     fake.populate(5)
     fake.rate_limit(r"/deals/search$", times=2)
     fake.rate_limit(r"/batch/read$", times=1, retry_after=None)   # no Retry-After: the interval headers decide
     client = make_client()
-    data = make_connector(client).pull()
+    data = sync(make_connector(client))
     assert len(data.deals) == 5
     assert client.retried["429"] == 3
     assert client.requests == client.total_calls + 3

@@ -127,7 +127,7 @@ def test_connection_errors_are_retried(fake, client):
 
 def test_a_persistent_outage_gives_up_with_a_clear_error(fake, client):
     fake.fail_next("query", 503, "down", times=10)
-    with pytest.raises(SalesforceCallError, match="failed after 4 tries"):
+    with pytest.raises(SalesforceCallError, match="gave up after 4 attempts"):
         query(client)
 
 
