@@ -82,14 +82,13 @@ def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> 
     --format json prints one JSON array (the public contract in the README).
     """
     from stepwise.integration.base import connector_for
+    from stepwise.workers.narrate import narrator_from
     from stepwise.workers.pipeline import run_pipeline
 
     settings = get_settings()
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     connector = connector_for(source)
     target = _store(settings.database_url) if store else None
-    from stepwise.workers.pipeline import narrator_from
-
     result = run_pipeline(connector, catalog, as_of_day(as_of), store=target, narrator=narrator_from(settings))
     recs = result.recommendations
     if fmt == "json":
@@ -134,7 +133,9 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int, train:
     from stepwise.cli.terminal import print_cards
     from stepwise.integration.files import FilesConnector
     from stepwise.sample.company import write_company
-    from stepwise.workers.pipeline import narrator_from, run_pipeline
+    from stepwise.workers.intake import take_in
+    from stepwise.workers.narrate import narrator_from
+    from stepwise.workers.pipeline import run_pipeline
 
     settings = get_settings()
     day = as_of_day(as_of)
@@ -147,7 +148,7 @@ def demo(directory: Path, accounts: int, as_of: str | None, n_cards: int, train:
         from stepwise.learning.jobs import train_and_store
 
         with err_console.status("Learning from the sample's won/lost deals, orders and leads…"):
-            bundle = train_and_store(FilesConnector(directory).pull(), "files", day, settings.database_url)
+            bundle = train_and_store(take_in(FilesConnector(directory), None).data, "files", day, settings.database_url)
         err_console.print(f"Models trained: {bundle.version} (see `stepwise evaluate` for how they compare with baselines)")
     with err_console.status("Scoring every open deal, lead and account…"):
         result = run_pipeline(FilesConnector(directory), load_catalog(settings.catalog, settings.rules, settings.templates), day, store=store,

@@ -2,7 +2,8 @@
 
 Templates stay the default; a model draft replaces them only when it passes
 every guardrail.  Drafts are cached by the recommendation's id and facts, so
-re-scoring unchanged deals costs no model calls, and each run has a budget.
+re-scoring unchanged deals costs no model calls, and each run has a budget
+(each of its chunks an equal share of it: workers/fanout.py).
 A failing model never fails the run and the card says nothing about it.
 """
 
@@ -14,12 +15,16 @@ import logging
 from collections import Counter
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from stepwise.engine.guardrails import approved_facts, build_messages, check_draft
 from stepwise.engine.recommendation import Recommendation
 from stepwise.integration.llm import ChatClient, LLMError
+
+if TYPE_CHECKING:
+    from stepwise.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,15 @@ class Narrator:
                              extra={**rec.extra, "explanation": draft["explanation"]},
                              explained_by=f"llm:{self.client.model}")
         return out
+
+
+def narrator_from(settings: Settings) -> Narrator | None:
+    """The LLM writer when STEPWISE_LLM_URL is set; templates only otherwise."""
+    if not settings.llm_url:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    client = ChatClient(settings.llm_url, settings.llm_model, key, settings.llm_timeout_seconds)
+    return Narrator(client, budget=settings.llm_budget)
 
 
 def recent_notes(activities: pd.DataFrame, as_of: pd.Timestamp, days: int = 30, per_record: int = 3

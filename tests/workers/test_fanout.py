@@ -11,6 +11,7 @@ from stepwise.sample.company import write_company
 from stepwise.store import RunChunks
 from stepwise.workers import fanout
 from stepwise.workers.chunking import pack, plan_chunks, split, unpack
+from stepwise.workers.intake import take_in
 
 AS_OF = "2026-11-23"
 
@@ -22,6 +23,10 @@ def sample_dir(tmp_path_factory):
     return folder
 
 
+def _read(folder):
+    return take_in(FilesConnector(folder), None).data
+
+
 def _plan(store, folder, chunk_size=150):
     connector = FilesConnector(folder)
     run_id, chunks = fanout.plan_run(connector, f"files:{folder}", AS_OF, store, chunk_size=chunk_size)
@@ -29,7 +34,7 @@ def _plan(store, folder, chunk_size=150):
 
 
 def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog, sample_dir):
-    data = FilesConnector(sample_dir).pull()
+    data = _read(sample_dir)
     # The single pass learns its predictions from the whole history, as the plan does for every chunk.
     predictors = train_predictors(data, AS_OF)
     expected = recommend(data, AS_OF, catalog, predictors=predictors).recommendations
@@ -47,8 +52,8 @@ def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog,
     assert run["counts"]["chunks"] == {"total": chunks, "failed": 0, "redelivered": 0}
     assert run["counts"]["candidates"] == recommend(data, AS_OF, catalog, predictors=predictors).stats["candidates"]
     assert RunChunks(store).progress([run_id])[run_id] == {
-        "chunks": chunks, "done": chunks, "failed": 0, "records": sum(plan_chunks(connector.pull(), 150).records),
-        "scored": sum(plan_chunks(connector.pull(), 150).records)}
+        "chunks": chunks, "done": chunks, "failed": 0, "records": sum(plan_chunks(data, 150).records),
+        "scored": sum(plan_chunks(data, 150).records)}
 
 
 def test_a_redelivered_chunk_writes_nothing_twice_and_cannot_claim_the_finish_again(store, catalog, sample_dir):
@@ -93,7 +98,7 @@ def test_a_chunk_that_keeps_failing_fails_the_run_but_keeps_the_rest_and_yesterd
 
 
 def test_plans_never_split_an_account_and_respect_the_chunk_size(sample_dir):
-    data = FilesConnector(sample_dir).pull()
+    data = _read(sample_dir)
     plan = plan_chunks(data, 100)
     parts = split(data, plan)
     assert len(parts) == plan.chunks
@@ -122,7 +127,7 @@ def test_an_empty_source_plans_one_empty_chunk(tmp_path):
 
 def test_a_chunk_size_below_one_is_refused(sample_dir):
     with pytest.raises(ValueError, match="chunk size must be at least 1"):
-        plan_chunks(FilesConnector(sample_dir).pull(), 0)
+        plan_chunks(_read(sample_dir), 0)
 
 
 def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_dir):
@@ -151,19 +156,17 @@ def test_status_shows_a_running_runs_chunk_progress(tmp_path, catalog, sample_di
 
 
 def test_a_webhooks_store_source_name_reaches_the_right_hubspot_connector(monkeypatch):
-    from stepwise.integration.hubspot.connector import HubSpotConnector
     from stepwise.settings import get_settings
     from stepwise.workers import tasks
 
     built = []
-    monkeypatch.setattr(HubSpotConnector, "from_settings", classmethod(lambda cls, arg="", full=False: built.append((arg, full))))
-    monkeypatch.setattr(tasks, "connector_for", lambda spec: built.append(spec))
+    monkeypatch.setattr(tasks, "connector_for", lambda spec, *, full=False, store=None: built.append((spec, full)))
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
     get_settings.cache_clear()
-    tasks._connector("hubspot-4242", False)          # an OAuth install: the portal's own connector
-    tasks._connector("hubspot-4242", True)
+    tasks._connector("hubspot-4242", False, None)    # an OAuth install: the portal's own connector
+    tasks._connector("hubspot-4242", True, None)
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-x")
     get_settings.cache_clear()
-    tasks._connector("hubspot-4242", False)          # a private app
+    tasks._connector("hubspot-4242", False, None)    # a private app
     get_settings.cache_clear()
-    assert built == ["hubspot:4242", ("4242", True), "hubspot"]
+    assert built == [("hubspot:4242", False), ("hubspot:4242", True), ("hubspot", False)]
