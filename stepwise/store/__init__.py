@@ -1,10 +1,18 @@
 """Every table Stepwise keeps, and the only code that speaks SQL (README, "Where to find things").
 
-Import from here: `from stepwise.store import Store`. The modules behind it are the store's own business.
+Import from here: `from stepwise.store import Store`. The modules behind it are the store's own business:
+schema.py holds every table, engine.py and database.py the connection, and one module per concern the SQL.
 """
 
 from stepwise.store.chunks import FanoutRun, RunChunks
-from stepwise.store.core import FEEDBACK_REASONS, Conflict, NotFound, Store
+from stepwise.store.core import Store
+from stepwise.store.database import Conflict, NotFound, StoreError
+from stepwise.store.feedback import FEEDBACK_REASONS
+from stepwise.store.hubspot_state import HubSpotState
 from stepwise.store.models import ModelStore
+from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
-__all__ = ["FEEDBACK_REASONS", "Conflict", "FanoutRun", "ModelStore", "NotFound", "RunChunks", "Store"]
+__all__ = [
+    "FEEDBACK_REASONS", "Conflict", "FanoutRun", "HubSpotState", "ModelStore", "NotFound", "OAuthTokenRows",
+    "RunChunks", "SealedTokens", "Store", "StoreError",
+]

@@ -11,68 +11,13 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    case,
-    exists,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Engine, and_, case, exists, func, select, update
 
-from stepwise.store.core import Json, Store, UTCDateTime
-
-chunk_metadata = MetaData()
-
-fanout_runs = Table(
-    "fanout_runs", chunk_metadata,
-    Column("run_id", String(32), primary_key=True),
-    Column("source", String(200), nullable=False),      # the recommendations' source (e.g. hubspot-123)
-    Column("spec", String(500), nullable=False),        # the connector spec, e.g. "salesforce" or "files:DIR"
-    Column("full", Boolean, nullable=False),
-    Column("as_of", String(32), nullable=False),
-    Column("write_back", Boolean, nullable=False),
-    Column("population", Json, nullable=False),
-    Column("pulled", Json, nullable=False),             # rows per table, for the run's counts
-    Column("skipped_rows", Integer, nullable=False),
-    Column("chunks", Integer, nullable=False),
-    Column("finishing", Boolean, nullable=False),       # claimed by the chunk that settled the last one
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-run_chunks = Table(
-    "run_chunks", chunk_metadata,
-    Column("run_id", String(32), primary_key=True),
-    Column("chunk", Integer, primary_key=True),
-    Column("status", String(16), nullable=False),       # pending → done | failed
-    Column("records", Integer, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("payload", LargeBinary),                      # the chunk's canonical tables until scored
-    Column("counts", Json),
-    Column("error", Text),
-    Column("worker", String(200)),                       # host:pid that settled it (which worker did what)
-    Column("updated_at", UTCDateTime, nullable=False),
-)
-
-# The predictions a run learned at plan time (engine/predictions.Predictors, joblib), read by every chunk:
-# a chunk cannot learn them from its own slice of the history, and must score as a single pass would.
-run_predictors = Table(
-    "run_predictors", chunk_metadata,
-    Column("run_id", String(32), primary_key=True),
-    Column("artifact", LargeBinary, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-)
+from stepwise.store.database import Database, attach
+from stepwise.store.schema import fanout_runs, run_chunks, run_predictors
+from stepwise.store.values import now as _now
 
 SETTLED = ("done", "failed")
 
@@ -92,15 +37,15 @@ class FanoutRun:
 
 
 class RunChunks:
-    def __init__(self, store: Store) -> None:
-        self.engine = store.engine
-        chunk_metadata.create_all(self.engine)
+    def __init__(self, store: Database | Engine) -> None:
+        self._db = attach(store)
+        self.engine = self._db.engine
 
     def create(self, run: FanoutRun, parts: list[tuple[int, bytes]], predictors: bytes | None = None) -> None:
         """The plan, every chunk's input and the run's learned predictions, in one transaction: a run is either
         planned whole or not at all."""
         now = _now()
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             if predictors is not None:
                 conn.execute(run_predictors.insert().values(run_id=run.run_id, artifact=predictors, created_at=now))
             conn.execute(fanout_runs.insert().values(
@@ -113,24 +58,24 @@ class RunChunks:
                     payload=blob, updated_at=now))
 
     def run(self, run_id: str) -> FanoutRun | None:
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             row = conn.execute(select(fanout_runs).where(fanout_runs.c.run_id == run_id)).mappings().first()
         if row is None:
             return None
         return FanoutRun(**{k: row[k] for k in FanoutRun.__dataclass_fields__})
 
     def predictors(self, run_id: str) -> bytes | None:
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             return conn.execute(select(run_predictors.c.artifact).where(run_predictors.c.run_id == run_id)).scalar()
 
     def drop_predictors(self, run_id: str) -> None:
         """Once the run is finished nothing reads them again (the store keeps `stepwise train` models apart)."""
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             conn.execute(run_predictors.delete().where(run_predictors.c.run_id == run_id))
 
     def take(self, run_id: str, chunk: int) -> tuple[str, bytes | None]:
         """(status, input) of a chunk, counting the attempt; a settled chunk has no input left."""
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             conn.execute(update(run_chunks).where(_key(run_id, chunk), run_chunks.c.status == "pending")
                          .values(attempts=run_chunks.c.attempts + 1, updated_at=_now()))
             row = conn.execute(select(run_chunks.c.status, run_chunks.c.payload).where(_key(run_id, chunk))).first()
@@ -141,7 +86,7 @@ class RunChunks:
     def settle(self, run_id: str, chunk: int, counts: dict[str, Any] | None = None, error: str | None = None) -> bool:
         """Mark a chunk done (or failed) and drop its input; True for the one call that settles the run's last
         chunk, which then owns the run's finish."""
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             conn.execute(update(run_chunks).where(_key(run_id, chunk), run_chunks.c.status == "pending").values(
                 status="failed" if error else "done", counts=counts, error=error, payload=None,
                 worker=f"{socket.gethostname()}:{os.getpid()}", updated_at=_now()))
@@ -149,14 +94,14 @@ class RunChunks:
 
     def _claim_finish(self, run_id: str) -> bool:
         unsettled = exists().where(run_chunks.c.run_id == run_id, run_chunks.c.status.not_in(SETTLED))
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             claimed = conn.execute(update(fanout_runs).where(
                 fanout_runs.c.run_id == run_id, fanout_runs.c.finishing.is_(False), ~unsettled,
             ).values(finishing=True))
         return claimed.rowcount == 1
 
     def chunk_results(self, run_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             rows = conn.execute(select(run_chunks.c.chunk, run_chunks.c.status, run_chunks.c.records,
                                        run_chunks.c.attempts, run_chunks.c.counts, run_chunks.c.error,
                                        run_chunks.c.worker)
@@ -174,7 +119,7 @@ class RunChunks:
                         func.sum(c.records).label("records"),
                         func.sum(_when(c.status == "done", c.records)).label("scored"))
                  .where(c.run_id.in_(run_ids)).group_by(c.run_id))
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             return {r.run_id: {k: int(getattr(r, k) or 0) for k in ("chunks", "done", "failed", "records", "scored")}
                     for r in conn.execute(query)}
 
@@ -185,7 +130,3 @@ def _when(condition, value):
 
 def _key(run_id: str, chunk: int):
     return and_(run_chunks.c.run_id == run_id, run_chunks.c.chunk == chunk)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

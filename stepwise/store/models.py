@@ -1,7 +1,7 @@
-"""Versioned model artifacts: joblib bytes + metrics JSON + training window, in their own table.
+"""Versioned model artifacts: joblib bytes + metrics JSON + training window (the model_artifacts table).
 
-Same database URL as the Store (SQLite by default, PostgreSQL in production),
-its own table, so the learning side never touches the recommendations schema.
+On the store's database (SQLite by default, PostgreSQL in production), in a table of its own so the
+learning side never touches the recommendations.
 """
 
 from __future__ import annotations
@@ -12,41 +12,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import joblib
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    select,
-)
+from sqlalchemy import Engine, select
 
 from stepwise.engine.models.training import ModelBundle
-
-metadata = MetaData()
-model_artifacts = Table(
-    "model_artifacts", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(64), nullable=False),
-    Column("version", String(64), nullable=False),
-    Column("trained_as_of", String(10), nullable=False),  # the training window's last day (YYYY-MM-DD)
-    Column("train_from", String(10), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("metrics", Text, nullable=False),
-    Column("artifact", LargeBinary, nullable=False),
-    UniqueConstraint("source", "version", name="uq_model_source_version"),
-)
+from stepwise.store.database import Database, attach
+from stepwise.store.schema import model_artifacts
 
 
 class ModelStore:
-    def __init__(self, url: str):
-        self.engine = create_engine(url, future=True)
-        metadata.create_all(self.engine)
+    def __init__(self, url: str | Database | Engine):
+        """On a URL (its engine shared with every Store of that URL in this process), a Store, or an engine."""
+        self._db = attach(url)
+        self.engine = self._db.engine
+        self._owns_handle = isinstance(url, str)
+        self._db._ensure_schema()
 
     def save(self, source: str, bundle: ModelBundle) -> str:
         """Store the bundle; the same version trained again replaces the old one (idempotent retraining)."""
@@ -55,7 +34,7 @@ class ModelStore:
         row = {"source": source, "version": bundle.version, "trained_as_of": bundle.trained_as_of,
                "train_from": bundle.train_from, "created_at": datetime.now(UTC),
                "metrics": json.dumps(bundle.metrics, default=_json_default), "artifact": buffer.getvalue()}
-        with self.engine.begin() as conn:
+        with self._db._begin() as conn:
             conn.execute(model_artifacts.delete().where((model_artifacts.c.source == source)
                                                         & (model_artifacts.c.version == bundle.version)))
             conn.execute(model_artifacts.insert().values(**row))
@@ -67,7 +46,7 @@ class ModelStore:
         if as_of is not None:
             query = query.where(model_artifacts.c.trained_as_of <= as_of)
         query = query.order_by(model_artifacts.c.trained_as_of.desc(), model_artifacts.c.id.desc()).limit(1)
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             blob = conn.execute(query).scalar()
         return joblib.load(io.BytesIO(blob)) if blob is not None else None
 
@@ -77,12 +56,14 @@ class ModelStore:
                         model_artifacts.c.metrics)
                  .where(model_artifacts.c.source == source)
                  .order_by(model_artifacts.c.trained_as_of.desc(), model_artifacts.c.id.desc()).limit(limit))
-        with self.engine.connect() as conn:
+        with self._db._connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [{**dict(r), "metrics": json.loads(r["metrics"])} for r in rows]
 
     def close(self) -> None:
-        self.engine.dispose()
+        # A ModelStore built on a Store leaves the Store's connections to the Store.
+        if self._owns_handle:
+            self._db.close()
 
 
 def _json_default(value: Any) -> Any:

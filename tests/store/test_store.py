@@ -90,7 +90,7 @@ def test_failed_feedback_writes_nothing(store: Store, monkeypatch: pytest.Monkey
         raise RuntimeError("status update failed")
 
     # The event is inserted before the status update; a failure there must roll the event back.
-    monkeypatch.setattr("stepwise.store.core.update", broken_update)
+    monkeypatch.setattr("stepwise.store.feedback.update", broken_update)
     with pytest.raises(RuntimeError):
         store.record_feedback(rec.id, "accepted", user="rep1", idempotency_key="k1")
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""OAuth tokens of public-app installs: one row per portal, refresh token encrypted at rest.
+"""OAuth tokens of public-app installs: one row per portal (store/tokens.py), encrypted at rest here.
 
 The key is STEPWISE_ENCRYPTION_KEY (a Fernet key: `python -c "from cryptography.fernet
 import Fernet; print(Fernet.generate_key().decode())"`).  Access tokens live ~30 min;
@@ -11,26 +11,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
-from sqlalchemy import Column, DateTime, Engine, Float, MetaData, String, Table, Text, select
+from sqlalchemy import Engine
 
 from stepwise.integration.base import ConnectorError
 from stepwise.integration.hubspot.client import DEFAULT_BASE_URL, HubSpotAuthError, cached_api
-
-metadata = MetaData()
-oauth_tokens = Table(
-    "hubspot_oauth_tokens", metadata,
-    Column("portal_id", String(32), primary_key=True),
-    Column("refresh_token", Text, nullable=False),   # Fernet-encrypted
-    Column("access_token", Text, nullable=False),    # Fernet-encrypted too: a DB dump is not a login
-    Column("expires_at", Float, nullable=False),     # epoch seconds
-    Column("scopes", Text),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
+from stepwise.store import OAuthTokenRows, SealedTokens, Store
 
 REFRESH_MARGIN_SECONDS = 300
 
@@ -60,40 +49,31 @@ def _fernet(key: str | None = None) -> Fernet:
 
 
 class TokenStore:
-    """save / get per portal on the store's database, in its own table."""
+    """save / get per portal on the store's database: encrypted here, kept by the store's OAuthTokenRows."""
 
-    def __init__(self, engine: Engine, key: str | None = None):
-        self.engine, self._fernet = engine, _fernet(key)
-        metadata.create_all(engine)
+    def __init__(self, store: Store | Engine, key: str | None = None):
+        self._fernet, self._rows = _fernet(key), OAuthTokenRows(store)
+        self.engine = self._rows.engine
 
     def save(self, tokens: Tokens) -> None:
-        values = {
-            "refresh_token": self._fernet.encrypt(tokens.refresh_token.encode()).decode(),
-            "access_token": self._fernet.encrypt(tokens.access_token.encode()).decode(),
-            "expires_at": tokens.expires_at, "scopes": tokens.scopes, "updated_at": datetime.now(UTC),
-        }
-        with self.engine.begin() as conn:
-            done = conn.execute(oauth_tokens.update().where(oauth_tokens.c.portal_id == tokens.portal_id)
-                                .values(**values)).rowcount
-            if not done:
-                conn.execute(oauth_tokens.insert().values(portal_id=tokens.portal_id, **values))
+        seal = self._fernet.encrypt
+        self._rows.save(SealedTokens(tokens.portal_id, seal(tokens.refresh_token.encode()).decode(),
+                                     seal(tokens.access_token.encode()).decode(), tokens.expires_at, tokens.scopes))
 
     def get(self, portal_id: str) -> Tokens | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(oauth_tokens).where(oauth_tokens.c.portal_id == portal_id)).mappings().first()
-        if row is None:
+        sealed = self._rows.get(portal_id)
+        if sealed is None:
             return None
         try:
-            refresh = self._fernet.decrypt(row["refresh_token"].encode()).decode()
-            access = self._fernet.decrypt(row["access_token"].encode()).decode()
+            refresh = self._fernet.decrypt(sealed.refresh_token.encode()).decode()
+            access = self._fernet.decrypt(sealed.access_token.encode()).decode()
         except InvalidToken:
             raise ConnectorError(f"HubSpot tokens of portal {portal_id} do not decrypt with STEPWISE_ENCRYPTION_KEY "
                                  "(was the key changed? reinstall the app)") from None
-        return Tokens(portal_id, access, refresh, row["expires_at"], row["scopes"] or "")
+        return Tokens(portal_id, access, refresh, sealed.expires_at, sealed.scopes or "")
 
     def portals(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(oauth_tokens.c.portal_id)).scalars())
+        return self._rows.portals()
 
 
 def exchange(base_url: str, client_id: str, client_secret: SecretStr, **grant: str) -> dict[str, Any]:

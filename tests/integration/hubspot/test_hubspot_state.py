@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stepwise.integration.hubspot.state import HubSpotState
+from stepwise.store import HubSpotState
 
 
 def test_put_inserts_then_replaces_rows_by_id_and_keeps_other_tables_and_portals(store):
