@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from stepwise.integration.hubspot.client import (
@@ -71,3 +73,13 @@ def test_api_objects_are_built_once_per_process(fake: FakeHubSpot):
     assert cached_api(fake.base_url, "t2", "crm.objects.search_api") is not first
     config = first.api_client.configuration
     assert config.host == fake.base_url and config.retries.total == 0
+
+
+def test_a_429s_retry_after_holds_the_shared_bucket_for_the_retry(fake: FakeHubSpot, make_client):
+    fake.rate_limit(r"/pipelines/", times=1, retry_after="1")
+    sleeps: list[float] = []
+    client = make_client(max_wait=5.0, sleep=sleeps.append)  # the policy's own sleep does not wait here
+    started = time.monotonic()
+    client.call("crm.pipelines.pipelines_api", "get_all", "deals")
+    assert sleeps == [1.0] and time.monotonic() - started >= 1.0  # so the paused bucket held the retry
+    assert client.retried == {"429": 1} and client.requests == 2

@@ -172,3 +172,18 @@ def test_syncing_stops_before_the_org_runs_out_of_daily_calls(fake, client, capl
     with pytest.raises(SalesforceDailyQuota, match=r"14301/15000 \(95%\) is past the 95%"):
         query(client)
     assert any(r.levelno == logging.ERROR and "syncing pauses" in r.getMessage() for r in caplog.records)
+
+
+def test_a_create_answered_5xx_or_timed_out_is_not_repeated_but_one_never_sent_is(fake, client):
+    create = "sobjects/Task/"
+    fake.fail_next("create", 503, "down")
+    with pytest.raises(SalesforceCallError, match="HTTP 503; not repeated here"):
+        client.restful(create, method="POST", json={"Subject": "Call"})
+    fake.fail_next("create", 0, requests.ReadTimeout("no answer"))
+    with pytest.raises(SalesforceCallError, match="ReadTimeout talking to Salesforce; not repeated here"):
+        client.restful(create, method="POST", json={"Subject": "Call"})
+    assert fake.calls["create"] == 2 and not fake.tasks_created  # the caller's retry looks the record up first
+    fake.fail_next("create", 0, requests.ConnectTimeout("never connected"))
+    client.restful(create, method="POST", json={"Subject": "Call"})
+    assert fake.calls["create"] == 4 and len(fake.tasks_created) == 1
+    assert client.stats.retried == {"network": 1} and client.stats.by_kind["post"] == 4
