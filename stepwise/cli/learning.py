@@ -1,6 +1,6 @@
 """`stepwise train`, `evaluate`, `predict` (add them to the CLI group with main.add_command).
 
-`predict` prints exactly the DESIGN.md contract on stdout; logs go to stderr.
+`predict` prints exactly the README's contract ("`stepwise predict` (public contract)") on stdout; logs go to stderr.
 """
 
 from __future__ import annotations

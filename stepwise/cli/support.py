@@ -1,7 +1,7 @@
 """What every `stepwise` command shares: user-fixable errors as one line and exit 2, the day argument.
 
-Kept apart from cli.py so feature command modules (learning, CRM connectors) can use it without
-importing the CLI itself (which registers them).
+Kept apart from core.py so the command modules beside it (learning, CRM connectors) can use it without
+importing the root group (which registers them).
 """
 
 from __future__ import annotations

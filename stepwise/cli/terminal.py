@@ -1,4 +1,4 @@
-"""A Recommendation as a terminal card (seed 001's card), rendered with rich."""
+"""A Recommendation as a terminal card (the four questions of README, "What Stepwise does"), rendered with rich."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""/cards/<source>/<record_type>/<record_id>: a record's recommendations as HTML (seed 001's card)."""
+"""/cards/<source>/<record_type>/<record_id>: a record's recommendations as HTML (README, "The card service")."""
 
 from __future__ import annotations
 

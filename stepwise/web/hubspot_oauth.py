@@ -1,7 +1,7 @@
 """Public-app install: `GET /oauth/hubspot/install` → HubSpot's consent screen → `/oauth/hubspot/callback`.
 
 The callback trades the code for tokens, asks HubSpot which portal they belong to and
-stores them (refresh token encrypted, see integration/hubspot_tokens.py).  The `state`
+stores them (refresh token encrypted, see integration/hubspot/tokens.py).  The `state`
 parameter is signed with the client secret and expires after 10 minutes, so a forged or
 replayed callback is refused.  Register with `app.register_blueprint(hubspot_oauth.bp)`.
 """
