@@ -1,7 +1,8 @@
 """A handle on the store's database: its engine, and every table created there once, on first use.
 
 The Store is one (its concerns are mixins over this class); RunChunks, ModelStore, HubSpotState and
-OAuthTokenRows hold one too, the Store's own when they are given it (`attach`).
+OAuthTokenRows hold one too, the Store's own when they are given it (`attach`). `_begin` and `_connect`
+are for the store's own modules: outside stepwise/store nothing opens a connection.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class _Settings:
 
 @pytest.fixture
 def tokens(hs_store) -> TokenStore:
-    return TokenStore(hs_store.engine, KEY)
+    return TokenStore(hs_store, KEY)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from stepwise.store import HubSpotState
 
 
 def test_put_inserts_then_replaces_rows_by_id_and_keeps_other_tables_and_portals(store):
-    state = HubSpotState(store.engine, "portal-1")
-    other = HubSpotState(store.engine, "portal-2")
+    state = HubSpotState(store, "portal-1")
+    other = HubSpotState(store, "portal-2")
     state.put("deals", [("1", {"v": 1}, "1", "fp1"), ("2", {"v": 2}, "2", "fp2")])
     other.put("deals", [("1", {"v": "other"}, "1", "x")])
     state.put("activities", [("1", {"v": "act"}, "1", None)])
@@ -22,8 +22,8 @@ def test_put_inserts_then_replaces_rows_by_id_and_keeps_other_tables_and_portals
 
 
 def test_written_hashes_are_replaced_by_deal(store):
-    state = HubSpotState(store.engine, "portal-1")
+    state = HubSpotState(store, "portal-1")
     state.remember_written({"1": "a", "2": "b"})
     state.remember_written({"2": "c", "3": "d"})
     assert state.written_hashes() == {"1": "a", "2": "c", "3": "d"}
-    assert HubSpotState(store.engine, "portal-2").written_hashes() == {}
+    assert HubSpotState(store, "portal-2").written_hashes() == {}
