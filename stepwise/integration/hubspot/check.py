@@ -7,27 +7,22 @@ property is a finding to fix (exit 1).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from stepwise.integration.base import Finding
-from stepwise.integration.hubspot.client import HubSpotAuthError, HubSpotError
-from stepwise.integration.hubspot.mapping import ENGAGEMENT_TYPES, OBJECT_TABLES
+from stepwise.integration.hubspot.client import HubSpotAuthError, HubSpotClient, HubSpotError
+from stepwise.integration.hubspot.mapping import ENGAGEMENT_TYPES, OBJECT_TABLES, Mapping
 from stepwise.integration.hubspot.pull import pipelines
 from stepwise.integration.hubspot.push import WRITE_PROPERTIES
-
-if TYPE_CHECKING:
-    from stepwise.integration.hubspot.connector import HubSpotConnector
 
 READ_OBJECTS = ("deals", "companies", "contacts", *ENGAGEMENT_TYPES)
 
 
-def check(connector: HubSpotConnector) -> list[Finding]:
+def check(client: HubSpotClient, mapping: Mapping) -> list[Finding]:
     """Every check in order: "ok" for what is there, "error" for what is missing."""
-    return [Finding("ok" if ok else "error", line) for ok, line in _lines(connector)]
+    return [Finding("ok" if ok else "error", line) for ok, line in _lines(client, mapping)]
 
 
-def _lines(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
-    client, mapping = connector.client, connector.mapping
+def _lines(client: HubSpotClient, mapping: Mapping) -> Iterator[tuple[bool, str]]:
     for object_type in READ_OBJECTS:
         try:
             client.call("crm.objects.basic_api", "get_page", object_type, limit=1, label=f"check:{object_type}")
@@ -64,17 +59,16 @@ def _lines(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
                     yield False, f"write deals: {exc} (add crm.objects.deals.write)"
                 else:  # an empty batch is refused as invalid, which proves the scope is there
                     yield True, "write deals"
-    yield from _commerce(connector)
-    yield from _custom_objects(connector)
+    yield from _commerce(client, mapping)
+    yield from _custom_objects(client, mapping)
     for pipeline in pipelines(client):
         resolved = mapping.resolve_stages([pipeline])
         shown = ", ".join(f"{key.split(':', 1)[1]}→{stage}" for key, stage in resolved.items())
         yield True, f"pipeline {pipeline.get('label', pipeline['id'])}: {shown}"
 
 
-def _commerce(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
+def _commerce(client: HubSpotClient, mapping: Mapping) -> Iterator[tuple[bool, str]]:
     """Line items and products: optional (the mapping may leave them out), each with its own read scope."""
-    client, mapping = connector.client, connector.mapping
     for object_type, wanted, scope in (("line_items", mapping.line_items, "crm.objects.line_items.read"),
                                        ("products", mapping.products, "crm.objects.products.read")):
         if not wanted:
@@ -92,9 +86,8 @@ def _commerce(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
                             (f"not in this portal: {', '.join(missing)}" if missing else "all exist"))
 
 
-def _custom_objects(connector: HubSpotConnector) -> Iterator[tuple[bool, str]]:
+def _custom_objects(client: HubSpotClient, mapping: Mapping) -> Iterator[tuple[bool, str]]:
     """orders/invoices/stock/contracts named in the mapping: does the object exist, with those properties?"""
-    client, mapping = connector.client, connector.mapping
     absent = [t for t in OBJECT_TABLES if t not in mapping.objects]
     if absent:
         yield True, f"{', '.join(absent)}: not in the mapping (the actions that need them stay off)"

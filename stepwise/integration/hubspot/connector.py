@@ -388,7 +388,7 @@ class HubSpotConnector(Connector):
 
     def check(self) -> list[Finding]:
         """Scopes, mapping and pipelines against the portal; a rejected token is a ConnectorError (exit 2)."""
-        return portal_check.check(self)
+        return portal_check.check(self.client, self.mapping)
 
 
 def _owners(ids: list[str], linked: dict[str, list[dict[str, Any]]]) -> dict[str, str]:

@@ -129,3 +129,21 @@ def test_a_bad_mapping_is_refused_with_the_key(tmp_path, bad):
     path.write_text(bad)
     with pytest.raises(ConnectorError, match="stages.x|colour"):
         load_mapping(path)
+
+
+def test_an_archived_deals_open_cards_expire_in_the_run_that_notices_it(fake: FakeHubSpot, make_connector, sync,
+                                                                         hs_store):
+    from dataclasses import replace
+
+    from stepwise.integration.hubspot.fake import make_rec
+    from stepwise.workers.intake import take_in
+
+    fake.populate(10)
+    connector = make_connector(source="hubspot-4242")
+    sync(connector)
+    cards = [replace(make_rec(deal), source="hubspot-4242") for deal in ("1004", "1005")]
+    hs_store.upsert_recommendations(hs_store.start_run("hubspot-4242", "2026-11-23", "priors-1"), cards)
+    fake.archive("deals", "1004")
+    pulled = take_in(connector, hs_store)
+    assert connector.last_sync.deleted == {"deals": ["1004"]} and pulled.deleted == {"deal_id": ["1004"]}
+    assert [hs_store.get_recommendation(c.id).status for c in cards] == ["expired", "new"]
