@@ -5,11 +5,11 @@ product lines in relationship sub-queries), paged by `nextRecordsUrl` at 2,000 r
 call; a query whose first page says it has more than `bulk_threshold` rows (or an object
 whose last copy was that big, read whole again) goes through a Bulk API 2.0 query job
 instead, its children read as their own objects (Bulk 2.0 has no sub-queries).  Optional
-objects (Orders, Contracts, products…) the org lacks are skipped after one describeGlobal.  With a
-store, each object's cursor is its highest `SystemModstamp` seen; the next sync asks
+objects (Orders, Contracts, products…) the org lacks are skipped after one describeGlobal.  When the
+run keeps cursors, each object's cursor is its highest `SystemModstamp` seen; the next sync asks
 for `SystemModstamp > cursor - overlap` through queryAll, so deletions arrive in the
 same call (`IsDeleted = true`) instead of costing a second query per object.  The
-changes are applied to a local mirror (salesforce_mirror.py), so the engine still
+changes are applied to a local mirror (mirror.py), so the engine still
 sees every record.  Push: Stepwise_Recommendation__c upserted by Stepwise_Id__c,
 1,000 records per API call, and the ones no longer current set to Expired (a deleted
 record has no current recommendation, so its cards expire on the same push; the pull returns the
