@@ -3,13 +3,14 @@
 hubspot-api-client builds a new ApiClient (and urllib3 pool) on every attribute
 access (`client.crm.objects.search_api`), so the API objects are cached per
 process, keyed by host and a fingerprint of the token.  The SDK's own urllib3
-Retry is switched off and retrying happens here with tenacity instead: the
-SDK's Retry would sleep inside urllib3, where a retried POST takes no token from
-the shared bucket and a 429 cannot pause the bucket for the other workers.  What
-stays here is how HubSpot says it: a 429 whose `policyName` is DAILY is the daily
-quota, a 429 on a search pauses the search bucket unless the ten-second policy
-spoke, the rate-limit headers say how long to wait without a `Retry-After`, and a
-401 refreshes the token once.
+Retry is switched off and the shared policy retries instead: the SDK's Retry
+would sleep inside urllib3, where a retried POST takes no token from the shared
+bucket and a 429 cannot pause the bucket for the other workers.  What stays here
+is how HubSpot says it: a 429 whose `policyName` is DAILY is the daily quota, a
+429 on a search pauses the search bucket unless the ten-second policy spoke, the
+rate-limit headers say how long to wait without a `Retry-After`, and a 401
+refreshes the token once.
+
 Responses are read raw (`_preload_content=False`) so we see the JSON exactly as
 HubSpot sends it (camelCase, `paging.next.after`, 207 `errors`), not the SDK's
 model objects.  The access token is never logged: log lines carry the endpoint
