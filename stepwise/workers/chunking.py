@@ -1,8 +1,7 @@
 """How a pulled source is cut into chunks that are scored independently, and put back together.
 
-A chunk is a set of accounts (with their deals, orders, activities…) and leads of about
-`chunk_size` records, so one slow chunk never holds up the rest and a crashed worker
-redoes only its own.  Accounts are never split: every signal of a deal reads its account.
+A chunk is a set of accounts (with their deals, orders, activities…) and leads, about `chunk_size`
+records, so one slow chunk never holds up the rest and a crashed worker redoes only its own.  Accounts are never split: every signal of a deal reads its account.
 A chunk travels through the store as a compressed pickle of its canonical tables.  Poison
 isolation (workers/quarantine.py) cuts a failing chunk in halves the same way.
 """
@@ -33,16 +32,17 @@ class ChunkPlan:
 
 
 def plan_chunks(data: CanonicalData, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkPlan:
-    """Consecutive accounts (weighted 1 + their deals) until a chunk holds `chunk_size` records; then leads."""
+    """Consecutive accounts (weighted 1 + their deals), then leads, until a chunk holds `chunk_size` records.
+
+    Leads fill the last accounts' chunk before they start their own: each chunk costs an engine pass of its
+    own, so a source that fits in one chunk is scored in one pass."""
     if chunk_size < 1:
         raise ValueError(f"chunk size must be at least 1, got {chunk_size}")
     accounts, leads = _record_ids(data)
-    weight = _weights(data, accounts)
-    account_numbers = (np.cumsum(weight) - weight) // chunk_size if len(accounts) else np.array([], dtype=np.int64)
-    first_lead_chunk = int(account_numbers[-1]) + 1 if len(accounts) else 0
-    lead_numbers = first_lead_chunk + np.arange(len(leads)) // chunk_size
-    chunks = max(first_lead_chunk + (int(lead_numbers[-1]) - first_lead_chunk + 1 if len(leads) else 0), 1)
-    return _plan(accounts, account_numbers, weight, leads, lead_numbers, chunks)
+    weight = np.concatenate([_weights(data, accounts), np.ones(len(leads), dtype=np.int64)])
+    numbers = (np.cumsum(weight) - weight) // chunk_size
+    chunks = int(numbers[-1]) + 1 if len(numbers) else 1
+    return _plan(accounts, numbers[:len(accounts)], weight[:len(accounts)], leads, numbers[len(accounts):], chunks)
 
 
 def halves(data: CanonicalData) -> list[CanonicalData]:

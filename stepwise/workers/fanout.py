@@ -151,7 +151,7 @@ def _plan(source: str, data: CanonicalData, spec: str, as_of: str | pd.Timestamp
             # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
             store.upsert_deal_outcomes(source, deals[["deal_id", "stage", "is_closed", "is_won"]].to_dict("records"))
             chunking = plan_chunks(data, chunk_size)
-            parts = split(data, chunking)
+            parts = split(data, chunking) if chunking.chunks > 1 else [data]  # one chunk: the whole pull, uncopied
             predictors = predictors_from(bundle, data, as_of)
             population = population_of(data, as_of)
             run = FanoutRun(run_id=run_id, source=source, spec=spec, full=full, as_of=day, write_back=write_back,

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 def stored_bundle(store: Store | None, source: str, day: str) -> ModelBundle | None:
     """The newest stored models trained on or before the day; None without a store or before `stepwise train`."""
-    if store is None:
-        return None
+    if store is None or store.engine.url.database in (None, "", ":memory:"):
+        return None  # an in-memory store's URL would open another, empty database
     models = ModelStore(store.engine.url.render_as_string(hide_password=False))
     try:
         return models.latest(source, day)
