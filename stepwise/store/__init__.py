@@ -6,7 +6,7 @@ schema.py holds every table, engine.py and database.py the connection, and one m
 
 from stepwise.store.chunks import FanoutRun, RunChunks
 from stepwise.store.core import Store
-from stepwise.store.database import Conflict, NotFound, StoreError
+from stepwise.store.database import Conflict, NotFound, StoreError, StoreUnavailable
 from stepwise.store.feedback import FEEDBACK_REASONS
 from stepwise.store.hubspot_state import HubSpotState
 from stepwise.store.models import ModelStore
@@ -14,5 +14,5 @@ from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
     "FEEDBACK_REASONS", "Conflict", "FanoutRun", "HubSpotState", "ModelStore", "NotFound", "OAuthTokenRows",
-    "RunChunks", "SealedTokens", "Store", "StoreError",
+    "RunChunks", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
 ]

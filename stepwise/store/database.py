@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from stepwise.store.engine import engine_for
 from stepwise.store.schema import create_tables
@@ -31,6 +31,11 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """The request contradicts what is already stored (e.g. a reused idempotency key)."""
+
+
+# The database is down or unreachable (the service answers 503, the CLI says where the store is): callers
+# catch this name instead of importing SQLAlchemy themselves.
+StoreUnavailable = OperationalError
 
 
 class Database:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
 
 from stepwise.integration.hubspot.tokens import Tokens, TokenStore
-from stepwise.store import HubSpotState, ModelStore, OAuthTokenRows, RunChunks, Store
+from stepwise.store import HubSpotState, ModelStore, OAuthTokenRows, RunChunks, Store, StoreUnavailable
 from stepwise.store.engine import engine_for
 from stepwise.store.schema import metadata
 
@@ -69,3 +70,10 @@ def test_oauth_tokens_are_stored_only_as_ciphertext(store: Store) -> None:
         assert "secret" not in str(conn.execute(text("select * from hubspot_oauth_tokens")).all())
     assert tokens.get("4242") == Tokens("4242", "access-secret", "refresh-secret", 1800.0, "crm.objects.deals.read")
     assert tokens.portals() == ["4242"] and OAuthTokenRows(store).get("other") is None
+
+
+def test_an_unreachable_database_raises_store_unavailable() -> None:
+    store = Store("postgresql+psycopg://postgres@127.0.0.1:1/nothing")  # nothing listens on port 1
+    assert store.ping() is False
+    with pytest.raises(StoreUnavailable):
+        store.start_run("files", "2026-11-23", "prior")
