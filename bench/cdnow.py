@@ -61,7 +61,7 @@ def main() -> None:
         from stepwise.integration.files import FilesConnector
 
         started = time.perf_counter()
-        data = FilesConnector(args.directory).pull()
+        data = FilesConnector(args.directory).pull().data
         card = scorecard(data, evaluation_days(data, END, count=args.days), load_catalog())
         print(to_markdown(card))
         print(f"{time.perf_counter() - started:.0f} s for {args.days} as-of days (training included)")

@@ -72,11 +72,13 @@ from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticTok
 from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import ENGAGEMENTS, TOKEN, FakeHubSpot, make_rec
 from stepwise.integration.hubspot.fake import minimum_calls as hubspot_first_minimum
+from stepwise.integration.hubspot.state import HubSpotState
 from stepwise.integration.salesforce.client import connect
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, _moment, build_org, session_settings
 from stepwise.integration.salesforce.fake import make_rec as sf_rec
 from stepwise.store import Store
+from stepwise.workers.intake import keep_cursors, take_in
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,7 +142,7 @@ def bench_salesforce(n: int, redis_url: str | None, workdir: Path) -> list[Row]:
         limiter = limiter_for(f"salesforce:bench-{uuid.uuid4().hex[:8]}", UNTHROTTLED, 1.0, redis_url)
         client = connect(session_settings(), limiter=limiter, policy=FAST)
         store = Store(f"sqlite:///{workdir / 'salesforce.db'}")
-        connector = SalesforceConnector(client, store=store, mirror_dir=workdir / "mirror", write_backoff=0)
+        connector = SalesforceConnector(client, mirror_dir=workdir / "mirror", write_backoff=0)
         mapped = [o.sobject for o in connector.mapping.objects if o.sobject not in fake.missing]
 
         def phase(name: str, minimum: int, day: str) -> None:
@@ -148,9 +150,11 @@ def bench_salesforce(n: int, redis_url: str | None, workdir: Path) -> list[Row]:
             recs = [sf_rec(f"rec_{day}_{i:06d}", o["Id"]) for i, o in enumerate(org["Opportunity"])]
             calls, kinds, started = client.stats.calls, Counter(client.stats.by_kind), time.perf_counter()
             fake_before = fake.calls["total"]
-            data = connector.pull()
+            pulled = take_in(connector, store)
+            data = pulled.data
             assert len(data.deals) == n, (len(data.deals), n)
             connector.push(recs)
+            keep_cursors(connector, store, pulled)
             seconds = time.perf_counter() - started
             assert connector.last_push.written == n and not connector.last_push.failed
             used = client.stats.calls - calls
@@ -220,8 +224,10 @@ def bench_hubspot(n: int, redis_url: str | None, workdir: Path) -> list[Row]:
             recs = [make_rec(d, score=scores.get(d, 80.0)) for d in deals]  # before the clock starts
             requests, calls, started = client.requests, Counter(client.calls), time.perf_counter()
             fake_before = fake.total()
-            connector = HubSpotConnector(client, store)
-            data = connector.pull()
+            connector = HubSpotConnector(client, HubSpotState(store.engine, "private"))
+            pulled = take_in(connector, store)
+            keep_cursors(connector, store, pulled)
+            data = pulled.data
             assert len(data.deals) == n, (len(data.deals), n)
             pushed = connector.push(recs)
             seconds = time.perf_counter() - started
@@ -247,7 +253,7 @@ def bench_hubspot(n: int, redis_url: str | None, workdir: Path) -> list[Row]:
             writes = touched | rescored
             connector, pushed = phase(name, hubspot_incremental_minimum(fake, len(touched | echo), touched, len(writes)),
                                       dict.fromkeys(touched, 61.0))
-            assert connector.stats["changed"] == len(touched) and pushed.written == len(writes), connector.stats
+            assert connector.last_sync.counts["changed"] == len(touched) and pushed.written == len(writes), connector.last_sync
             echo, rescored = writes, touched
         store.close()
     finally:

@@ -32,7 +32,7 @@ def measure(folder: Path, repeat: int) -> dict[str, float]:
     reads, engines, open_deals, recs = [], [], 0, 0
     for _ in range(repeat):
         started = time.perf_counter()
-        data = FilesConnector(folder).pull()
+        data = FilesConnector(folder).pull().data
         reads.append(time.perf_counter() - started)
         started = time.perf_counter()
         result = recommend(data, AS_OF, catalog)

@@ -50,7 +50,7 @@ def main() -> None:
 def bench_size(folder: Path, n: int, full: bool) -> None:
     write_company(folder, AS_OF, accounts=n)
     print(f"{n:,} accounts")
-    data = timed("read the CSV folder", lambda: FilesConnector(folder).pull())
+    data = timed("read the CSV folder", lambda: FilesConnector(folder).pull().data)
     day = pd.Timestamp(AS_OF, tz="UTC")
     known = as_known_on(data, day)
     print(f"  {len(known.table('orders')):,} orders, {len(known.table('order_lines')):,} lines, "

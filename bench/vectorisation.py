@@ -121,7 +121,7 @@ def main() -> None:
     actions = catalog.for_scope("deal")
     with tempfile.TemporaryDirectory() as tmp:
         write_company(Path(tmp), as_of=AS_OF, accounts=args.accounts, seed=7)
-        deals = build_signals(FilesConnector(Path(tmp)).pull(), as_utc(AS_OF))["deal"]
+        deals = build_signals(FilesConnector(Path(tmp)).pull().data, as_utc(AS_OF))["deal"]
     times = {"loop": [], "vectorised": []}
     counts = {}
     for _ in range(args.repeat):

@@ -24,10 +24,11 @@ CALIBRATION_SHIFT = 0.05    # |mean predicted − observed| on the newest out-of
 
 
 def pull(source: str) -> tuple[str, CanonicalData]:
+    """The whole source as of now (a full read: training wants all of the history, and a pull writes nothing)."""
     from stepwise.integration.base import connector_for
 
     connector = connector_for(source)
-    return connector.source, connector.pull()
+    return connector.source, connector.pull().data
 
 
 def train_and_store(data: CanonicalData, source: str, as_of: str, database_url: str) -> ModelBundle:

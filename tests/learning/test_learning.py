@@ -22,7 +22,7 @@ DAY = "2026-09-24"  # the as-of day of the predictions: two months before the da
 def company(tmp_path_factory) -> CanonicalData:
     folder = tmp_path_factory.mktemp("company")
     write_company(folder, as_of=END, accounts=150, seed=3)
-    return FilesConnector(folder).pull()
+    return FilesConnector(folder).pull().data
 
 
 def _plant_the_future(data: CanonicalData) -> CanonicalData:

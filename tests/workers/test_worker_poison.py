@@ -21,7 +21,7 @@ def test_a_record_that_crashes_the_engine_in_a_worker_is_quarantined_and_the_run
     redis_or_skip()
     folder = tmp_path / "sample"
     write_company(folder, as_of="2026-11-23", accounts=60, seed=2)
-    data = FilesConnector(folder).pull()
+    data = FilesConnector(folder).pull().data
     learned = train_predictors(data, "2026-11-23")  # what the plan learns from the whole pull
     expected = [r for r in recommend(data, "2026-11-23", load_catalog(), predictors=learned).recommendations
                 if r.account_id != "ACC-0007"]
