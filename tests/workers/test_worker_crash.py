@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from stepwise.engine.catalog import load_catalog
@@ -16,7 +16,17 @@ from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
 from stepwise.store import Store
 from stepwise.workers.fanout import recommendations_of_run
-from tests.workers.workers_helpers import REDIS_URL, redis_or_skip, start_worker, stop_worker, wait_for_run
+from tests.workers.workers_helpers import (
+    REDIS_URL,
+    RUN_SECONDS,
+    SLOW_TEST_SECONDS,
+    redis_or_skip,
+    start_worker,
+    stop_worker,
+    wait_for_run,
+    wait_until,
+    worker_logs,
+)
 
 AS_OF = "2026-11-23"
 
@@ -39,28 +49,45 @@ def _chunk_in_progress(db) -> bool:
         engine.dispose()
 
 
+def _kill_mid_chunk(worker, db) -> bool:
+    """SIGKILL the pool process while it holds a chunk; False (and nothing killed) when it holds none now.
+
+    The pool process is frozen (SIGSTOP) while the store is read, so the chunk seen in progress is
+    still in progress when the kill lands: however slow the machine, the kill is mid-chunk.
+    """
+    if not _chunk_in_progress(db):  # the cheap look first: no pause for the worker most of the time
+        return False
+    children = _children(worker.pid)
+    if len(children) != 1:  # the pool process is being replaced: look again
+        return False
+    [child] = children
+    os.kill(child, signal.SIGSTOP)
+    if _chunk_in_progress(db):
+        os.kill(child, signal.SIGKILL)  # the pool process dies mid-chunk; the worker parent survives
+        return True
+    os.kill(child, signal.SIGCONT)
+    return False
+
+
+@pytest.mark.timeout(SLOW_TEST_SECONDS)
 def test_sigkill_mid_chunk_is_redelivered_and_written_exactly_once(tmp_path):
     redis_or_skip()
     folder = tmp_path / "sample"
     write_company(folder, as_of=AS_OF, accounts=600, seed=5)
-    data = FilesConnector(folder).pull()
+    data = FilesConnector(folder).pull().data
     expected = recommend(data, AS_OF, load_catalog(), predictors=train_predictors(data, AS_OF)).recommendations
     db = tmp_path / "crash.db"
     worker, queue = start_worker(db, pool="prefork", env={"STEPWISE_CHUNK_SIZE": "800"})
     try:
         from stepwise.workers.celery_app import make_celery
 
-        make_celery(REDIS_URL).send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
-        deadline = time.monotonic() + 90
-        while not _chunk_in_progress(db):
-            assert time.monotonic() < deadline, "no chunk ever started"
-            time.sleep(0.02)
-        [child] = _children(worker.pid)
-        os.kill(child, signal.SIGKILL)  # the pool process dies mid-chunk; the worker parent survives
-        run = wait_for_run(db)
+        plan = make_celery(REDIS_URL).send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
+        wait_until(lambda: _kill_mid_chunk(worker, db), RUN_SECONDS, "a chunk was killed mid-way", interval=0.02,
+                   workers=(worker,), task=plan)
+        run = wait_for_run(db, workers=(worker,), task=plan)
     finally:
         stop_worker(worker)
-    assert run["status"] == "succeeded"
+    assert run["status"] == "succeeded", (run, worker_logs(worker))
     assert run["counts"]["chunks"]["redelivered"] >= 1  # the killed chunk was taken twice
     assert run["counts"]["chunks"]["total"] >= 4
     store = Store(f"sqlite:///{db}")

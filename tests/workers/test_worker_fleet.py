@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
 from sqlalchemy import create_engine, text
 
@@ -16,18 +17,29 @@ from stepwise.store import RunChunks, Store
 from stepwise.workers.celery_app import make_celery
 from stepwise.workers.fanout import recommendations_of_run
 from stepwise.workers.leader import LeaderLock
-from tests.workers.workers_helpers import REDIS_URL, OwnRedis, redis_or_skip, start_worker, stop_worker, wait_for_run
+from tests.workers.workers_helpers import (
+    REDIS_URL,
+    RUN_SECONDS,
+    SLOW_TEST_SECONDS,
+    WORKER_START_SECONDS,
+    OwnRedis,
+    redis_or_skip,
+    start_worker,
+    stop_worker,
+    wait_for_run,
+    wait_until,
+    worker_logs,
+)
 
 AS_OF = "2026-11-23"
 
 
-def _wait_ready(app, names: list[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+def _wait_ready(app, names: list[str], workers: tuple) -> None:
+    def all_answer() -> bool:
         replies = app.control.ping(destination=names, timeout=1.0) or []
-        if {name for reply in replies for name in reply} >= set(names):
-            return
-        assert time.monotonic() < deadline, f"workers {names} never answered a ping"
+        return {name for reply in replies for name in reply} >= set(names)
+
+    wait_until(all_answer, WORKER_START_SECONDS, f"workers {names} answered a ping", workers=workers)
 
 
 def _done_chunks(db) -> int:
@@ -44,31 +56,34 @@ def _done_chunks(db) -> int:
 def _run_with_workers(tmp_path, redis_url: str, during=None, env=None):
     folder = tmp_path / "sample"
     write_company(folder, as_of=AS_OF, accounts=240, seed=8)
-    data = FilesConnector(folder).pull()
+    data = FilesConnector(folder).pull().data
     expected = recommend(data, AS_OF, load_catalog(), predictors=train_predictors(data, AS_OF)).recommendations
     db = tmp_path / "fleet.db"
     names = [f"w{i}-{time.time_ns()}@fleet" for i in (1, 2)]
     env = {"STEPWISE_CHUNK_SIZE": "120", **(env or {})}
     first, queue = start_worker(db, redis_url=redis_url, env=env, name=names[0])
     second, _ = start_worker(db, queue=queue, redis_url=redis_url, env=env, name=names[1])
+    workers = (first, second)
     try:
         app = make_celery(redis_url)
-        _wait_ready(app, names)
-        app.send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
+        _wait_ready(app, names, workers)
+        plan = app.send_task("stepwise.score_source", args=[f"files:{folder}", AS_OF], queue=queue)
         if during is not None:
-            during(db)
-        run = wait_for_run(db, timeout=240)
+            during(db, workers, plan)
+        run = wait_for_run(db, workers=workers, task=plan)
+        logs = worker_logs(*workers)  # for the assertion messages
     finally:
         stop_worker(first)
         stop_worker(second)
     store = Store(f"sqlite:///{db}")
-    return run, store, expected
+    return run, store, expected, logs
 
 
+@pytest.mark.timeout(SLOW_TEST_SECONDS)
 def test_two_workers_share_the_chunks_and_the_run_equals_a_single_pass(tmp_path):
     redis_or_skip()
-    run, store, expected = _run_with_workers(tmp_path, REDIS_URL)
-    assert run["status"] == "succeeded"
+    run, store, expected, logs = _run_with_workers(tmp_path, REDIS_URL)
+    assert run["status"] == "succeeded", (run, logs)
     chunks = RunChunks(store).chunk_results(run["id"])
     assert len(chunks) >= 8
     assert len({c["worker"] for c in chunks}) == 2, "both worker processes scored chunks"
@@ -76,23 +91,22 @@ def test_two_workers_share_the_chunks_and_the_run_equals_a_single_pass(tmp_path)
     assert store.counts()["recommendations"] == len(expected)
 
 
+@pytest.mark.timeout(SLOW_TEST_SECONDS)
 def test_redis_restarted_mid_run_workers_reconnect_and_the_run_completes_once(tmp_path):
     own = OwnRedis(tmp_path, persistent=True).start()
 
-    def restart_redis_mid_run(db):
-        deadline = time.monotonic() + 120
-        while _done_chunks(db) == 0:
-            assert time.monotonic() < deadline, "no chunk finished before the restart"
-            time.sleep(0.02)
+    def restart_redis_mid_run(db, workers, plan):
+        # Mid-run: after a chunk is done, before the run is (a run has at least 8 chunks here).
+        wait_until(lambda: _done_chunks(db) > 0, RUN_SECONDS, "a chunk was done", workers=workers, task=plan)
         own.restart(down_seconds=2.0)
 
     try:
         # Chunks unacknowledged when Redis went away come back after the visibility timeout.
-        run, store, expected = _run_with_workers(tmp_path, own.url, during=restart_redis_mid_run,
+        run, store, expected, logs = _run_with_workers(tmp_path, own.url, during=restart_redis_mid_run,
                                                  env={"STEPWISE_VISIBILITY_TIMEOUT": "15"})
     finally:
         own.kill()
-    assert run["status"] == "succeeded", run.get("error")
+    assert run["status"] == "succeeded", (run, logs)
     assert len(store.latest_runs(10)) == 1, store.latest_runs(10)  # the run was not started twice
     progress = RunChunks(store).progress([run["id"]])[run["id"]]
     assert progress["done"] == progress["chunks"] and progress["failed"] == 0
