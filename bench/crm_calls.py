@@ -72,12 +72,11 @@ from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticTok
 from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import ENGAGEMENTS, TOKEN, FakeHubSpot, make_rec
 from stepwise.integration.hubspot.fake import minimum_calls as hubspot_first_minimum
-from stepwise.integration.hubspot.state import HubSpotState
 from stepwise.integration.salesforce.client import connect
 from stepwise.integration.salesforce.connector import SalesforceConnector
 from stepwise.integration.salesforce.fake import FAST, FakeSalesforce, _moment, build_org, session_settings
 from stepwise.integration.salesforce.fake import make_rec as sf_rec
-from stepwise.store import Store
+from stepwise.store import HubSpotState, Store
 from stepwise.workers.intake import keep_cursors, take_in
 
 ROOT = Path(__file__).resolve().parents[1]

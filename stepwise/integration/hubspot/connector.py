@@ -37,8 +37,7 @@ from stepwise.integration.hubspot.mapping import (
 from stepwise.integration.hubspot.mapping import Mapping as HubSpotMapping
 from stepwise.integration.hubspot.pull import associations, batch_read, list_archived, pipelines, search_changed, to_ms
 from stepwise.integration.hubspot.push import WRITE_PROPERTIES, create_task, write_back, write_hash
-from stepwise.integration.hubspot.state import HubSpotState
-from stepwise.store import Store
+from stepwise.store import HubSpotState, Store
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class HubSpotConnector(Connector):
                 raise ConnectorError("hubspot:PORTAL needs HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET (public app)")
             from stepwise.integration.hubspot.tokens import OAuthTokenProvider, TokenStore
 
-            tokens = OAuthTokenProvider(TokenStore(store.engine), portal, settings.hubspot_client_id,
+            tokens = OAuthTokenProvider(TokenStore(store), portal, settings.hubspot_client_id,
                                         settings.hubspot_client_secret, settings.hubspot_base_url)
             account, source = portal, f"hubspot-{portal}"
         elif settings.hubspot_access_token is not None:
@@ -114,7 +113,7 @@ class HubSpotConnector(Connector):
             portal = options.portal_id or store.get_cursor("hubspot", "portal_id") or portal_of(client)
             store.set_cursor("hubspot", "portal_id", portal)
             source = f"hubspot-{portal}"
-        return cls(client, HubSpotState(store.engine, account), source=source, mapping=load_mapping(options.mapping),
+        return cls(client, HubSpotState(store, account), source=source, mapping=load_mapping(options.mapping),
                    full=full, overlap_seconds=options.overlap_seconds, create_tasks=options.create_tasks)
 
     # -- pull --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from stepwise.engine.recommendation import Recommendation
 from stepwise.integration.base import PushResult
 from stepwise.integration.hubspot.client import HubSpotClient, HubSpotError
-from stepwise.integration.hubspot.state import HubSpotState
+from stepwise.store import HubSpotState
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from stepwise.engine.records import CanonicalData
 from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken
 from stepwise.integration.hubspot.connector import HubSpotConnector
 from stepwise.integration.hubspot.fake import TOKEN, FakeHubSpot
-from stepwise.integration.hubspot.state import HubSpotState
-from stepwise.store import Store
+from stepwise.store import HubSpotState, Store
 from tests.integration.syncs import sync as sync_into
 
 FAST = Limits(general=(100_000, 1.0), search=(100_000, 1.0))
@@ -47,7 +46,7 @@ def make_client(fake) -> Callable[..., HubSpotClient]:
 @pytest.fixture
 def make_connector(make_client, hs_store) -> Callable[..., HubSpotConnector]:
     def build(client: HubSpotClient | None = None, *, account: str = "private", **kwargs) -> HubSpotConnector:
-        return HubSpotConnector(client or make_client(), HubSpotState(hs_store.engine, account), **kwargs)
+        return HubSpotConnector(client or make_client(), HubSpotState(hs_store, account), **kwargs)
 
     return build
 

@@ -103,7 +103,7 @@ def test_commands_setup_check_and_sync_against_the_fake(fake: FakeHubSpot, monke
     runner = CliRunner()
     try:
         before = runner.invoke(check, ["hubspot"])
-        assert before.exit_code == 2 and "run `stepwise setup hubspot`" in before.output
+        assert before.exit_code == 1 and "run `stepwise setup hubspot`" in before.output
         first = runner.invoke(setup, ["hubspot"])
         assert first.exit_code == 0 and "created property deals.stepwise_score" in first.output
         assert "already set up" in runner.invoke(setup, ["hubspot"]).output
