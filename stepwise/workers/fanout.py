@@ -179,8 +179,9 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
         data, as_of, catalog, source=run.source, history=inputs.history, models=inputs.models,
         population=inputs.population, predictors=inputs.predictors)
     if narrator is not None:
-        # The budget is per run: each chunk gets its share (a copy: the caller's narrator keeps the whole).
-        share = replace(narrator, budget=-(-narrator.budget // max(run.chunks, 1)))
+        # The budget is per run: each chunk gets its share, the shares add up to it (a copy: the caller's
+        # narrator keeps the whole, for the next chunk in process).
+        share = replace(narrator, budget=narrator.budget // run.chunks + (chunk < narrator.budget % run.chunks))
         result.recommendations = share.narrate(result.recommendations, recent_notes(data.table("activities"), as_of))
     store.upsert_recommendations(run.run_id, result.recommendations)
     log.log(progress, "chunk scored: %d records, %d recommendations, %d quarantined",

@@ -139,3 +139,18 @@ def test_an_unreachable_model_keeps_the_template():
 def test_redaction():
     assert redact("mail a.b@c.io, call +40 (721) 555-123, IBAN RO49 AAAA 1B31 0075 9384 0000") == \
         "mail [email], call [phone], IBAN [iban]"
+
+
+def test_a_runs_budget_is_shared_out_among_its_chunks_and_holds(fake_model, catalog, tmp_path):
+    from stepwise.integration.files import FilesConnector
+    from stepwise.sample.company import write_company
+    from stepwise.workers.pipeline import run_pipeline
+
+    write_company(tmp_path, as_of="2026-11-23", accounts=20, seed=3)
+    narrator = Narrator(ChatClient(fake_model.url, "fake-1"), budget=5)
+    result = run_pipeline(FilesConnector(tmp_path), catalog, "2026-11-23", narrator=narrator, chunk_size=40)
+    # 5 calls over the run's chunks (2 + 1 + 1 + 1 …), not 5 per chunk and not a rounded-up share each.
+    assert narrator.client.calls == 5 and narrator.budget == 5
+    assert narrator.stats["over_budget"] > 0  # the chunks had more cards than their shares
+    narrated = [r for r in result.recommendations if r.explained_by == "llm:fake-1"]
+    assert len(narrated) == narrator.stats["used"] <= 5
