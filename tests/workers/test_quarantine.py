@@ -10,10 +10,10 @@ from stepwise.sample.company import write_company
 from stepwise.workers.pipeline import run_pipeline
 
 AS_OF = "2026-11-23"
+POISON = {"record": "account:ACC-0007", "error": "ValueError: cannot compute signals for ACC-0007"}
 
 
-@pytest.fixture()
-def poisoned(monkeypatch):
+def poison(monkeypatch) -> None:
     """The engine crashes whenever account ACC-0007 is in its input (as a malformed record would make it)."""
     real = engine_run.build_signals
 
@@ -25,14 +25,32 @@ def poisoned(monkeypatch):
     monkeypatch.setattr(engine_run, "build_signals", build_signals)
 
 
-def test_the_poison_record_is_quarantined_and_the_rest_is_scored(tmp_path, store, catalog, poisoned):
-    write_company(tmp_path, as_of=AS_OF, accounts=40, seed=2)
-    result = run_pipeline(FilesConnector(tmp_path), catalog, AS_OF, store=store)
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("poisoned")
+    write_company(folder, as_of=AS_OF, accounts=40, seed=2)
+    return folder
+
+
+def test_the_poison_record_is_quarantined_and_the_rest_is_scored(company, store, catalog, monkeypatch):
+    poison(monkeypatch)
+    result = run_pipeline(FilesConnector(company), catalog, AS_OF, store=store)
     assert result.recommendations
     assert all(r.account_id != "ACC-0007" for r in result.recommendations)
     accounts_scored = {r.account_id for r in result.recommendations if r.record_type == "account"}
     assert len(accounts_scored) > 10
     [run] = store.latest_runs(1)
     assert run["status"] == "succeeded"
-    assert run["counts"]["quarantined"] == [{"record": "account:ACC-0007", "error": "ValueError: cannot compute signals for ACC-0007"}]
+    assert run["counts"]["quarantined"] == [POISON]
     assert store.counts()["recommendations"] == len(result.recommendations)
+
+
+@pytest.mark.parametrize("chunk_size", [5000, 40])
+def test_everything_but_the_poison_record_scores_as_in_a_clean_run(company, catalog, monkeypatch, chunk_size):
+    clean = run_pipeline(FilesConnector(company), catalog, AS_OF)
+    poison(monkeypatch)
+    poisoned = run_pipeline(FilesConnector(company), catalog, AS_OF, chunk_size=chunk_size)
+    # Halving isolates the one account; every other record, in its chunk or another, scores as if nothing happened.
+    assert [r.to_dict() for r in poisoned.recommendations] == [
+        r.to_dict() for r in clean.recommendations if r.account_id != "ACC-0007"]
+    assert len(poisoned.recommendations) < len(clean.recommendations)
