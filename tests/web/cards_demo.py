@@ -28,28 +28,37 @@ def fill(store: Store, sample_dir: Path, *, accounts: int = 300, seed: int = 7, 
         write_company(sample_dir, as_of=days[-1], accounts=accounts, seed=seed)
     catalog = load_catalog()
     rep_skill = {f"rep_{i:02d}": rng.uniform(-0.2, 0.2) for i in range(1, 41)}
+    responses: dict[str, list[str]] = {}  # deal → what its cards got: "shown", "accepted", "dismissed", …
     for k, day in enumerate(days):
         result = run_pipeline(FilesConnector(str(sample_dir)), catalog, day, store=store)
         drift = -0.12 if k == len(days) - 1 else 0.0  # the last week drops: the warning has something to say
         for rec in result.recommendations:
-            if rng.random() > 0.55:
-                continue
-            p = ACCEPT.get(rec.category, 0.5) + rep_skill.get(rec.owner_id or "", 0.0) + drift
-            roll = rng.random()
-            if roll < p:
-                store.record_feedback(rec.id, "accepted", user=rec.owner_id or "rep")
-            elif roll < p + 0.1:
-                store.record_feedback(rec.id, "snoozed", user=rec.owner_id or "rep", snooze_until="2026-12-15")
-            else:
-                reason = rng.choices(REASONS, weights=(5, 3, 4, 2, 1))[0]
-                store.record_feedback(rec.id, "dismissed", user=rec.owner_id or "rep", reason=reason)
-    _outcomes(store, sample_dir, rng)
+            status = "shown"
+            if rng.random() <= 0.55:
+                p = ACCEPT.get(rec.category, 0.5) + rep_skill.get(rec.owner_id or "", 0.0) + drift
+                roll = rng.random()
+                if roll < p:
+                    status = "accepted"
+                    store.record_feedback(rec.id, "accepted", user=rec.owner_id or "rep")
+                elif roll < p + 0.1:
+                    store.record_feedback(rec.id, "snoozed", user=rec.owner_id or "rep", snooze_until="2026-12-15")
+                else:
+                    status = "dismissed"
+                    reason = rng.choices(REASONS, weights=(5, 3, 4, 2, 1))[0]
+                    store.record_feedback(rec.id, "dismissed", user=rec.owner_id or "rep", reason=reason)
+            if rec.deal_id:
+                responses.setdefault(rec.deal_id, []).append(status)
+    _outcomes(store, sample_dir, rng, {deal: _best(statuses) for deal, statuses in responses.items()})
 
 
-def _outcomes(store: Store, sample_dir: Path, rng: random.Random) -> None:
+def _best(statuses: list[str]) -> str:
+    """A deal's group on the dashboard: accepted if any card was, else dismissed if any was, else shown."""
+    return next(s for s in ("accepted", "dismissed", "shown") if s in statuses or s == "shown")
+
+
+def _outcomes(store: Store, sample_dir: Path, rng: random.Random, responded: dict[str, str]) -> None:
     deals = pd.read_csv(sample_dir / "deals.csv", dtype=str)
     rows = []
-    responded = _deal_responses(store)
     for d in deals.itertuples():
         closed = str(d.is_closed).lower() == "true"
         won = str(d.is_won).lower() == "true"
@@ -60,21 +69,6 @@ def _outcomes(store: Store, sample_dir: Path, rng: random.Random) -> None:
         rows.append({"deal_id": d.deal_id, "stage": d.stage if not closed else ("closed_won" if won else "closed_lost"),
                      "is_closed": closed, "is_won": won})
     store.upsert_deal_outcomes("files", rows)
-
-
-def _deal_responses(store: Store) -> dict[str, str]:
-    from sqlalchemy import select
-
-    from stepwise.store.core import recommendations as t
-
-    out: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        for deal_id, status in conn.execute(select(t.c.deal_id, t.c.status).where(t.c.deal_id.is_not(None))):
-            rank = {"accepted": 3, "dismissed": 2}.get(status, 1)
-            best = {"accepted": 3, "dismissed": 2, "shown": 1}.get(out.get(deal_id, ""), 0)
-            if rank > best:
-                out[deal_id] = {3: "accepted", 2: "dismissed", 1: "shown"}[rank]
-    return out
 
 
 def seed_small(store: Store, seed: int = 3) -> str:
