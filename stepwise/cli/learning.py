@@ -29,7 +29,7 @@ def _history(source_name: str, database_url: str, use_store: bool):
               "(default: train now on what was known before the day).")
 @user_errors
 def predict(source: str, as_of: str | None, from_store: bool) -> None:
-    """Win, reorder and conversion probabilities as one JSON object (the public contract in DESIGN.md)."""
+    """Win, reorder and conversion probabilities as one JSON object (the public contract in the README)."""
     from stepwise.learning import jobs as learning
     from stepwise.settings import get_settings
 

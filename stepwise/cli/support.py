@@ -11,12 +11,12 @@ import sys
 from datetime import date
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from stepwise.engine.catalog import CatalogError
 from stepwise.engine.records import MissingColumnError, MissingTableError
 from stepwise.integration.base import ConnectorError
 from stepwise.settings import SettingsError
+from stepwise.store import StoreUnavailable
 
 USER_ERRORS = (ConnectorError, MissingColumnError, MissingTableError, CatalogError, SettingsError)
 
@@ -31,7 +31,7 @@ def user_errors(func):
         except USER_ERRORS as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except OperationalError as exc:
+        except StoreUnavailable as exc:
             # The URL (with its password) is never echoed: only what went wrong.
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
             click.echo(f"error: the store (STEPWISE_DATABASE_URL) is not reachable: {reason}", err=True)

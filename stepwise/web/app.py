@@ -7,10 +7,9 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from stepwise.store import Conflict, NotFound, Store
+from stepwise.store import Conflict, NotFound, Store, StoreUnavailable
 from stepwise.web import cardpage, dashboard, guard, hubspot_oauth, metrics, webhooks
 from stepwise.web.api import STORE, bp, error
 from stepwise.web.auth import AuthError
@@ -130,8 +129,8 @@ def _register_errors(app: Flask) -> None:
     def _conflict(exc: Conflict) -> Any:
         return error(409, str(exc))
 
-    @app.errorhandler(OperationalError)
-    def _store_down(exc: OperationalError) -> Any:
+    @app.errorhandler(StoreUnavailable)
+    def _store_down(exc: StoreUnavailable) -> Any:
         # The store went away mid-request: a retryable 503, not a bug (and no connection string leaks).
         log.warning("store unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
         return error(503, "the store is not reachable; retry shortly", **{"Retry-After": "5"})

@@ -16,7 +16,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from stepwise.integration.base import ConnectorError
-from stepwise.integration.hubspot.tokens import Tokens, TokenStore, exchange, token_info
+from stepwise.integration.hubspot import Tokens, TokenStore, exchange, token_info
 
 bp = Blueprint("hubspot_oauth", __name__, url_prefix="/oauth/hubspot")
 
@@ -50,7 +50,7 @@ def _token_store() -> TokenStore:
     if store is None:
         from stepwise.store import Store
 
-        store = TokenStore(Store(_settings().database_url).engine)
+        store = TokenStore(Store(_settings().database_url))
         current_app.config["HUBSPOT_TOKEN_STORE"] = store
     return store
 
