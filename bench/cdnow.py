@@ -57,7 +57,7 @@ def main() -> None:
         import time
 
         from stepwise.engine.catalog import load_catalog
-        from stepwise.engine.models.scorecard import evaluation_days, scorecard, to_markdown
+        from stepwise.engine.scorecard import evaluation_days, scorecard, to_markdown
         from stepwise.integration.files import FilesConnector
 
         started = time.perf_counter()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from stepwise.engine import training
 from stepwise.engine.history import as_known_on
-from stepwise.engine.models import training
 from stepwise.engine.models.products import ProductModel
 from stepwise.engine.models.reorder import ReorderModel
 from stepwise.engine.models.win import WinModel

@@ -81,7 +81,7 @@ def score(source: str, as_of: str | None, fmt: str, store: bool, limit: int) -> 
 
     --format json prints one JSON array (the public contract in the README).
     """
-    from stepwise.integration.base import connector_for
+    from stepwise.integration.sources import connector_for
     from stepwise.workers.narrate import narrator_from
     from stepwise.workers.pipeline import run_pipeline
 

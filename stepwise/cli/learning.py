@@ -42,7 +42,7 @@ def predict(source: str, as_of: str | None, from_store: bool) -> None:
         bundle = ModelStore(get_settings().database_url).latest(name, day)
         if bundle is None:
             raise click.UsageError(f"no stored model for {name} trained on or before {day}: run stepwise train")
-        from stepwise.engine.models.training import MODEL_FAMILY
+        from stepwise.engine.training import MODEL_FAMILY
 
         if bundle.version.split("@")[0].removesuffix("-auto") != MODEL_FAMILY:
             raise click.UsageError(f"the stored model {bundle.version} predates {MODEL_FAMILY}: run stepwise train")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -22,7 +22,7 @@ from stepwise.engine.recommendation import Recommendation
 from stepwise.engine.records import CanonicalData
 
 if TYPE_CHECKING:
-    from stepwise.store import Store
+    pass
 
 #: which deleted records' ids match which column of a stored recommendation
 RECOMMENDATION_COLUMNS = {"deals": "deal_id", "leads": "lead_id", "accounts": "account_id"}
@@ -127,26 +127,3 @@ class Connector(ABC):
     def check(self) -> list[Finding]:
         """The connection, permissions and mapping against the CRM, in plain words."""
         return []
-
-
-_REGISTRY: dict[str, Callable[..., Connector]] = {}
-
-
-def register(kind: str, factory: Callable[..., Connector]) -> None:
-    """`factory(argument, *, full, store)`: `full` re-reads everything; `store` is the run's (a source
-    keeping its own tables there, like HubSpot, uses its database)."""
-    _REGISTRY[kind] = factory
-
-
-def connector_for(spec: str, *, full: bool = False, store: Store | None = None) -> Connector:
-    """`files:DIR` → FilesConnector(DIR); the part after the colon is the source's argument."""
-    kind, _, argument = spec.partition(":")
-    # Importing the modules registers them; done lazily so the CLI starts fast.
-    from stepwise.integration import files  # noqa: F401
-    from stepwise.integration.hubspot import connector as _hubspot  # noqa: F401
-    from stepwise.integration.salesforce import connector as _salesforce  # noqa: F401
-
-    if kind not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ConnectorError(f"unknown source '{kind}' (known: {known}); e.g. --source files:./sample-data")
-    return _REGISTRY[kind](argument, full=full, store=store)

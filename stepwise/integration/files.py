@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans, validate_presence
-from stepwise.integration.base import Connector, ConnectorError, Pulled, SyncReport, register
+from stepwise.integration.base import Connector, ConnectorError, Pulled, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -61,5 +61,3 @@ def read_csv(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ConnectorError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
 
-
-register("files", FilesConnector)

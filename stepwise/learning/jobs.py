@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from stepwise.engine.models import training
-from stepwise.engine.models.training import ModelBundle
+from stepwise.engine import training
 from stepwise.engine.records import CanonicalData, as_utc
+from stepwise.engine.training import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ CALIBRATION_SHIFT = 0.05    # |mean predicted − observed| on the newest out-of
 
 def pull(source: str) -> tuple[str, CanonicalData]:
     """The whole source as of now (a full read: training wants all of the history, and a pull writes nothing)."""
-    from stepwise.integration.base import connector_for
+    from stepwise.integration.sources import connector_for
 
     connector = connector_for(source)
     return connector.source, connector.pull().data
@@ -70,10 +70,10 @@ def evaluate(data: CanonicalData, as_of: str, out_dir: Path, history: pd.DataFra
              test_days: int = 120, catalog=None, card_days: int = 0) -> Path:
     """Out-of-time evaluation + bias audit → Markdown and PNGs in out_dir; returns the report path.
 
-    With a catalog and `card_days`, the report opens with the cards' scorecard (engine/models/scorecard.py):
+    With a catalog and `card_days`, the report opens with the cards' scorecard (engine/scorecard.py):
     the engine run as of past days, its cards against what customers did next and naive baselines.
     """
-    from stepwise.engine.models import scorecard
+    from stepwise.engine import scorecard
     from stepwise.learning.report import write_report
 
     evaluation = training.evaluate(data, as_of, test_days=test_days)

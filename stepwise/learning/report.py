@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stepwise.engine.models.base import precision_at_k, reliability  # noqa: E402
-from stepwise.engine.models.training import Evaluation  # noqa: E402
+from stepwise.engine.training import Evaluation  # noqa: E402
 
 TITLES = {"win": "Win probability (open deals)", "reorder": "Reorder in the next 14 days (accounts)",
           "lead": "Lead conversion (decided leads)"}

@@ -14,7 +14,7 @@ from typing import Any
 import joblib
 from sqlalchemy import Engine, select
 
-from stepwise.engine.models.training import ModelBundle
+from stepwise.engine.training import ModelBundle
 from stepwise.store.database import Database, attach
 from stepwise.store.schema import model_artifacts
 

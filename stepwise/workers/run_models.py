@@ -12,9 +12,9 @@ import logging
 import pandas as pd
 
 from stepwise.engine.models.apply import EngineModels
-from stepwise.engine.models.training import MODEL_FAMILY, ModelBundle, train_predictors
 from stepwise.engine.predictions import Predictors
 from stepwise.engine.records import CanonicalData
+from stepwise.engine.training import MODEL_FAMILY, ModelBundle, train_predictors
 from stepwise.store import ModelStore, Store
 
 log = logging.getLogger(__name__)

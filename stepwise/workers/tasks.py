@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from stepwise.engine.catalog import load_catalog
-from stepwise.integration.base import Connector, connector_for
+from stepwise.integration.base import Connector
+from stepwise.integration.sources import connector_for
 from stepwise.settings import get_settings
 from stepwise.store import Store
 from stepwise.workers import fanout

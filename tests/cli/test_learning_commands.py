@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stepwise.engine.models.training import MODEL_FAMILY
+from stepwise.engine.training import MODEL_FAMILY
 from stepwise.store import ModelStore
 
 DAY = "2026-11-23"

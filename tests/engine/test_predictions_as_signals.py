@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from stepwise.engine.expressions import parse
-from stepwise.engine.models.training import train_predictors
 from stepwise.engine.predictions import value_weighted_impact
 from stepwise.engine.run import recommend
+from stepwise.engine.training import train_predictors
 from tests.builders import AS_OF, days_ago, make_data
 
 DAY = pd.Timestamp(AS_OF, tz="UTC")

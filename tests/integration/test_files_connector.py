@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from stepwise.engine.records import MissingColumnError, MissingTableError
-from stepwise.integration.base import ConnectorError, connector_for
+from stepwise.integration.base import ConnectorError
 from stepwise.integration.files import FilesConnector
+from stepwise.integration.sources import connector_for
 
 
 def write(folder, name: str, text: str) -> None:

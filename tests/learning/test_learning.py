@@ -90,7 +90,7 @@ def test_absent_tables_give_empty_lists(company):
 
 def test_stored_versions_never_come_from_the_future(company, tmp_path):
     store = ModelStore(f"sqlite:///{tmp_path / 'models.db'}")
-    from stepwise.engine.models.training import train_quick
+    from stepwise.engine.training import train_quick
 
     # The schedule `predict` learns on by itself when nothing is stored: a stored model reads the same.
     store.save("files", train_quick(company, DAY))
@@ -118,8 +118,8 @@ def test_training_learns_success_rates_and_the_cards_use_them(company):
     """After `train`, common actions carry a success rate from history and their impact moves with it."""
     from stepwise.engine.catalog import load_catalog
     from stepwise.engine.models.apply import COLD_START_NOTE, EngineModels
-    from stepwise.engine.models.training import train
     from stepwise.engine.run import recommend
+    from stepwise.engine.training import train
 
     bundle = train(company, END)
     eff = bundle.metrics["effectiveness"]
@@ -172,7 +172,7 @@ def test_train_and_store_learns_from_accepted_recommendations(company, tmp_path)
 
 
 def test_a_stored_model_of_an_older_family_is_skipped_and_the_run_learns_its_own(company, tmp_path, caplog):
-    from stepwise.engine.models.training import MODEL_FAMILY, train_quick
+    from stepwise.engine.training import MODEL_FAMILY, train_quick
     from stepwise.store import Store
     from stepwise.workers.pipeline import predictors_for
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
+from stepwise.engine.training import train_predictors
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
 from stepwise.store import RunChunks

@@ -9,8 +9,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 from stepwise.engine.catalog import load_catalog
-from stepwise.engine.models.training import train_predictors
 from stepwise.engine.run import recommend
+from stepwise.engine.training import train_predictors
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
 from stepwise.store import RunChunks, Store

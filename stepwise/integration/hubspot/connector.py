@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stepwise.engine.recommendation import Recommendation
 from stepwise.engine.records import TABLES, CanonicalData, coerce_table, drop_orphans
-from stepwise.integration.base import Connector, ConnectorError, Finding, Pulled, PushResult, SyncReport, register
+from stepwise.integration.base import Connector, ConnectorError, Finding, Pulled, PushResult, SyncReport
 from stepwise.integration.hubspot import check as portal_check
 from stepwise.integration.hubspot.client import HubSpotAuthError, HubSpotClient, Limits, StaticToken, TokenProvider
 from stepwise.integration.hubspot.mapping import (
@@ -398,5 +398,3 @@ def _owners(ids: list[str], linked: dict[str, list[dict[str, Any]]]) -> dict[str
             owner.setdefault(str(assoc["toObjectId"]), from_id)
     return owner
 
-
-register("hubspot", HubSpotConnector.from_settings)  # (argument, *, full, store)

@@ -46,7 +46,6 @@ from stepwise.integration.base import (
     Pulled,
     PushResult,
     SyncReport,
-    register,
 )
 from stepwise.integration.salesforce import check as org_check
 from stepwise.integration.salesforce.client import CallPolicy, SalesforceClient, connect
@@ -527,12 +526,10 @@ def default_mirror_dir(instance: str) -> Path:
     return base / instance.replace(":", "_")
 
 
-def _factory(argument: str, *, full: bool = False, store: object | None = None) -> SalesforceConnector:
+def from_spec(argument: str, *, full: bool = False, store: object | None = None) -> SalesforceConnector:
     """`salesforce` (incremental), `salesforce:full` (the same as full=True), or `salesforce:PATH` (a mapping
     file).  The store is not needed: the run passes its cursors to `pull`."""
     by_spec = argument == "full"
     return SalesforceConnector.from_settings(get_settings(), mapping_path=None if by_spec or not argument else argument,
                                              full=full or by_spec)
 
-
-register("salesforce", _factory)

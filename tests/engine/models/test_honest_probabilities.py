@@ -16,8 +16,8 @@ from stepwise.engine.history import as_known_on
 from stepwise.engine.models.base import GroupRate, ProbabilityModel, auc, brier, reliability
 from stepwise.engine.models.features import DEAL_NUMERIC
 from stepwise.engine.models.lead import LeadConversionModel
-from stepwise.engine.models.training import _days, lead_set, win_set
 from stepwise.engine.models.win import WinModel
+from stepwise.engine.training import _days, lead_set, win_set
 from tests.builders import make_data
 
 END = pd.Timestamp("2026-11-23", tz="UTC")

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from stepwise.engine.models.base import reliability
-from stepwise.engine.models.training import evaluate
 from stepwise.engine.records import CanonicalData
+from stepwise.engine.training import evaluate
 from stepwise.learning.report import write_report
 from tests.engine.models.test_honest_probabilities import END, crm_export, lead_export
 

@@ -330,7 +330,7 @@ def test_the_private_app_connector_the_worker_builds_accepts_its_portals_recomme
                                                                                         monkeypatch):
     from dataclasses import replace
 
-    from stepwise.integration.base import connector_for
+    from stepwise.integration.sources import connector_for
     from stepwise.settings import get_settings
 
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-test-token")

@@ -44,7 +44,7 @@ def scorecard(data: CanonicalData, days: list[pd.Timestamp], catalog: Catalog, t
     from stepwise.engine.run import recommend
 
     if train is None:
-        from stepwise.engine.models.training import train_predictors as train
+        from stepwise.engine.training import train_predictors as train
     rows = []
     dated = dated_lines(data)  # every order line with its day, joined once for all the days
     for day in days:
