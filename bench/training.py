@@ -1,7 +1,7 @@
 """Training time on the realistic sample company: what `stepwise score` learns for itself, and `stepwise train`.
 
 Per size: the read, then each model of the quick schedule a scoring run uses when no trained model is
-stored (reorder, products, win, lead: engine/models/training.train_quick), then the full `stepwise train`
+stored (reorder, products, win, lead: engine/training.train_quick), then the full `stepwise train`
 schedule, each timed alone, with the process's peak RSS.  The target (issue 14): ≤ 5 minutes for 20,000
 accounts' history on 2 cores.
 

@@ -1,6 +1,6 @@
 """`stepwise sync hubspot [--full]`, `stepwise check hubspot`, `stepwise setup hubspot`.
 
-Registered on the main CLI's `sync`, `check` and `setup` groups (cli.py).
+Registered on the main CLI's `sync`, `check` and `setup` groups (cli/core.py).
 Bad configuration (no token, a token HubSpot rejects, HubSpot unreachable) is one line on stderr and
 exit code 2, never a traceback; `check` exits 1 when something must be fixed (the same codes as
 `stepwise check salesforce`).

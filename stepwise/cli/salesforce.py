@@ -1,7 +1,7 @@
 """`stepwise sync salesforce [--full]` and `stepwise check salesforce`.
 
 Both are `click.Command`s named "salesforce", registered on the main CLI's `sync` and
-`check` groups (cli.py).
+`check` groups (cli/core.py).
 Bad configuration is one line on stderr and exit code 2, never a traceback; `check` exits 1 when
 something must be fixed (the same codes as `stepwise check hubspot`).
 """

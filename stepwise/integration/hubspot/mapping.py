@@ -240,7 +240,7 @@ def primary_company(associations: list[dict[str, Any]]) -> str | None:
 def load_mapping(path: Path | None = None) -> Mapping:
     """The admin's mapping (or the packaged default), validated with errors naming the key."""
     if path is None:
-        text = resources.files("stepwise.integration").joinpath("defaults/hubspot_mapping.yaml").read_text("utf-8")
+        text = resources.files("stepwise.integration.hubspot").joinpath("mapping.yaml").read_text("utf-8")
         where = "hubspot_mapping.yaml (default)"
     else:
         try:

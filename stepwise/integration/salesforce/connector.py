@@ -17,7 +17,7 @@ deleted ids so the run expires them in Stepwise's store too).  Accept → a Task
 (`follow_up`, a setting).  A pull writes nothing to Stepwise's store: it returns the cursors to keep and
 the reps' responses made in Salesforce (workers/intake.py stores them).
 
-Every call goes through salesforce_client (timeout, limiter, retries, counting).
+Every call goes through client.py on the one call policy of integration/http.py (timeout, limiter, retries, counting).
 """
 
 from __future__ import annotations

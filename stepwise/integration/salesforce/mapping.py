@@ -38,7 +38,7 @@ KNOWN_CHILDREN = {"OpportunityContactRoles": ("OpportunityContactRole", "Opportu
                   "OpportunityLineItems": ("OpportunityLineItem", "OpportunityId")}
 DEFAULT_BULK_THRESHOLD = 50_000
 
-DEFAULT_MAPPING = "defaults/salesforce_mapping.yaml"
+DEFAULT_MAPPING = "mapping.yaml"
 _UNMAPPED = object()
 
 
@@ -158,7 +158,7 @@ def load_mapping(path: str | Path | None = None) -> SalesforceMapping:
 
 @lru_cache(maxsize=1)
 def _default_mapping() -> SalesforceMapping:
-    text = resources.files("stepwise.integration").joinpath(DEFAULT_MAPPING).read_text(encoding="utf-8")
+    text = resources.files("stepwise.integration.salesforce").joinpath(DEFAULT_MAPPING).read_text(encoding="utf-8")
     return parse_mapping(yaml.safe_load(text), DEFAULT_MAPPING)
 
 

@@ -33,7 +33,7 @@ stock:
 
 
 def mapping_with(tmp_path, extra: str) -> Mapping:
-    default = resources.files("stepwise.integration").joinpath("defaults/hubspot_mapping.yaml").read_text("utf-8")
+    default = resources.files("stepwise.integration.hubspot").joinpath("mapping.yaml").read_text("utf-8")
     path = tmp_path / "mapping.yaml"
     path.write_text(default + extra)
     return load_mapping(path)
@@ -107,7 +107,7 @@ def test_without_the_line_items_scope_the_sync_goes_on_without_order_lines(fake:
 def test_line_items_and_products_can_be_left_out_of_the_mapping(fake: FakeHubSpot, make_connector, tmp_path, sync):
     fake.populate(3, line_items_per_deal=1, products=2)
     path = tmp_path / "m.yaml"
-    default = resources.files("stepwise.integration").joinpath("defaults/hubspot_mapping.yaml").read_text("utf-8")
+    default = resources.files("stepwise.integration.hubspot").joinpath("mapping.yaml").read_text("utf-8")
     path.write_text(default.split("line_items:\n  properties:")[0] + "write_back: {group: stepwise}\n")
 
     data = sync(make_connector(mapping=load_mapping(path)))
@@ -143,7 +143,7 @@ def test_company_filters_narrow_the_accounts_but_every_deal_keeps_its_company(fa
     fake.populate(5, deals_per_company=5)                                  # company 50000: no lifecycle stage
     fake.add("companies", "60000", {"name": "Customer", "lifecyclestage": "customer"})
     fake.add("companies", "60001", {"name": "Someone's lead", "lifecyclestage": "lead"})
-    default = resources.files("stepwise.integration").joinpath("defaults/hubspot_mapping.yaml").read_text("utf-8")
+    default = resources.files("stepwise.integration.hubspot").joinpath("mapping.yaml").read_text("utf-8")
     path = tmp_path / "m.yaml"
     path.write_text(default.replace("  filters: []", "  filters:\n    - {propertyName: lifecyclestage, operator: EQ, "
                                                      "value: customer}"))
