@@ -20,11 +20,7 @@ from stepwise.store import Store
 from stepwise.workers import fanout
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, merge_results
 from stepwise.workers.intake import keep_cursors, take_in
-from stepwise.workers.narrate import Narrator, narrator_from
-from stepwise.workers.run_models import predictors_for
-
-# Still importable from here, where they lived before the run's stages had modules of their own.
-__all__ = ["PipelineResult", "narrator_from", "predictors_for", "run_pipeline"]
+from stepwise.workers.narrate import Narrator
 
 log = logging.getLogger(__name__)
 

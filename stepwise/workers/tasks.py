@@ -15,7 +15,7 @@ from stepwise.workers import fanout
 from stepwise.workers.celery_app import app
 from stepwise.workers.follow_up import TASK as FOLLOW_UP_TASK
 from stepwise.workers.follow_up import create_follow_up, source_spec, spec_for_source
-from stepwise.workers.pipeline import narrator_from
+from stepwise.workers.narrate import narrator_from
 
 log = logging.getLogger(__name__)
 

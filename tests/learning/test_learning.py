@@ -174,7 +174,7 @@ def test_train_and_store_learns_from_accepted_recommendations(company, tmp_path)
 def test_a_stored_model_of_an_older_family_is_skipped_and_the_run_learns_its_own(company, tmp_path, caplog):
     from stepwise.engine.training import MODEL_FAMILY, train_quick
     from stepwise.store import Store
-    from stepwise.workers.pipeline import predictors_for
+    from stepwise.workers.run_models import predictors_for
 
     url = f"sqlite:///{tmp_path / 'models.db'}"
     store = Store(url)
