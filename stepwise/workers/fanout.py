@@ -56,6 +56,9 @@ class Plan:
     run: FanoutRun
     parts: list[CanonicalData]
     inputs: ChunkInputs
+    #: False for a run on a scratch store (`stepwise score` without `--store`): its cards and the
+    #: dashboard's deal rows would be written only to be dropped, ~10 s at 100,000 deals.
+    keeps_results: bool = True
 
 
 def plan_run(connector: Connector, spec: str, as_of: str | pd.Timestamp, store: Store, *, full: bool = False,
@@ -108,9 +111,9 @@ def finish_run(run_id: str, connector: Connector | None, store: Store) -> dict[s
 # caller reports the run (`stepwise score` prints only the recommendations), a worker has only its log.
 
 def plan_in_process(source: str, data: CanonicalData, as_of: str | pd.Timestamp, store: Store, *,
-                    write_back: bool = True, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Plan:
+                    write_back: bool = True, chunk_size: int = DEFAULT_CHUNK_SIZE, scratch: bool = False) -> Plan:
     return _plan(source, data, source, as_of, store, full=False, write_back=write_back, chunk_size=chunk_size,
-                 in_store=False)
+                 in_store=False, keeps_results=not scratch)
 
 
 def score_in_process(plan: Plan, chunk: int, catalog: Catalog, store: Store,
@@ -119,7 +122,7 @@ def score_in_process(plan: Plan, chunk: int, catalog: Catalog, store: Store,
     with run_scope(run_id=plan.run.run_id, source=plan.run.source, chunk_id=str(chunk)):
         chunks.take(plan.run.run_id, chunk)  # counts the attempt, as a worker's does
         result, _ = _score(chunks, plan.run, chunk, plan.parts[chunk], plan.inputs, catalog, store, narrator,
-                           logging.DEBUG)
+                           logging.DEBUG, keep=plan.keeps_results)
     return result
 
 
@@ -136,7 +139,7 @@ def fail_run(store: Store, run_id: str, exc: BaseException) -> None:
 
 
 def _plan(source: str, data: CanonicalData, spec: str, as_of: str | pd.Timestamp, store: Store, *, full: bool,
-          write_back: bool, chunk_size: int, in_store: bool) -> Plan:
+          write_back: bool, chunk_size: int, in_store: bool, keeps_results: bool = True) -> Plan:
     """Start the run on pulled data: deal links and outcomes for the dashboard, the chunks, the population
     statistics and the learned predictions (written to the store for other processes when `in_store`)."""
     as_of = as_utc(as_of)
@@ -146,10 +149,12 @@ def _plan(source: str, data: CanonicalData, spec: str, as_of: str | pd.Timestamp
     run_id = store.start_run(source, day, models.version if models is not None else PRIOR_MODEL_VERSION)
     with run_scope(run_id=run_id, source=source):
         try:
-            deals = data.table("deals")
-            store.upsert_deal_links(source, list(zip(deals["deal_id"], deals["account_id"])))
-            # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
-            store.upsert_deal_outcomes(source, deals[["deal_id", "stage", "is_closed", "is_won"]].to_dict("records"))
+            if keeps_results:
+                deals = data.table("deals")
+                store.upsert_deal_links(source, list(zip(deals["deal_id"], deals["account_id"])))
+                # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
+                store.upsert_deal_outcomes(source, deals[["deal_id", "stage", "is_closed", "is_won"]]
+                                           .to_dict("records"))
             chunking = plan_chunks(data, chunk_size)
             parts = split(data, chunking) if chunking.chunks > 1 else [data]  # one chunk: the whole pull, uncopied
             predictors = predictors_from(bundle, data, as_of)
@@ -167,11 +172,12 @@ def _plan(source: str, data: CanonicalData, spec: str, as_of: str | pd.Timestamp
             raise
         log.log(logging.INFO if in_store else logging.DEBUG, "planned %d chunk(s) of ≤ %d records: %d records pulled",
                 chunking.chunks, chunk_size, sum(chunking.records))
-    return Plan(run, parts, ChunkInputs(population, predictors, models, history))
+    return Plan(run, parts, ChunkInputs(population, predictors, models, history), keeps_results)
 
 
 def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, inputs: ChunkInputs,
-           catalog: Catalog, store: Store, narrator: Narrator | None, progress: int) -> tuple[EngineResult, bool]:
+           catalog: Catalog, store: Store, narrator: Narrator | None, progress: int,
+           keep: bool = True) -> tuple[EngineResult, bool]:
     """Score a chunk's records, store its recommendations, settle it; True when this call settled the run's
     last chunk."""
     as_of = as_utc(run.as_of)
@@ -183,7 +189,8 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
         # narrator keeps the whole, for the next chunk in process).
         share = replace(narrator, budget=narrator.budget // run.chunks + (chunk < narrator.budget % run.chunks))
         result.recommendations = share.narrate(result.recommendations, recent_notes(data.table("activities"), as_of))
-    store.upsert_recommendations(run.run_id, result.recommendations)
+    if keep:
+        store.upsert_recommendations(run.run_id, result.recommendations)
     log.log(progress, "chunk scored: %d records, %d recommendations, %d quarantined",
             sum(result.stats["records"].values()), len(result.recommendations), len(quarantined))
     finishing = chunks.settle(run.run_id, chunk, {
