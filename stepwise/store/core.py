@@ -18,7 +18,7 @@ from stepwise.store.feedback import FeedbackMixin
 from stepwise.store.insights import InsightsMixin
 from stepwise.store.recommendations import RecommendationsMixin
 from stepwise.store.runs import RunsMixin
-from stepwise.store.schema import COUNTED, recommendations  # also imported from here by two callers, to be dropped
+from stepwise.store.schema import COUNTED, recommendations
 
 
 class Store(RunsMixin, RecommendationsMixin, CardsMixin, FeedbackMixin, CursorsMixin, InsightsMixin, Database):
