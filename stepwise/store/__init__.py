@@ -10,9 +10,10 @@ from stepwise.store.database import Conflict, NotFound, StoreError, StoreUnavail
 from stepwise.store.feedback import FEEDBACK_REASONS
 from stepwise.store.hubspot_state import HubSpotState
 from stepwise.store.models import ModelStore
+from stepwise.store.salesforce_cards import CardRow, SalesforceCards
 from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
-    "FEEDBACK_REASONS", "Conflict", "FanoutRun", "HubSpotState", "ModelStore", "NotFound", "OAuthTokenRows",
-    "RunChunks", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
+    "FEEDBACK_REASONS", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "ModelStore", "NotFound", "OAuthTokenRows",
+    "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
 ]

@@ -233,6 +233,20 @@ hubspot_tasks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# -- Salesforce write-back: one Stepwise_Recommendation__c per card (salesforce_cards.py) ----------------
+
+salesforce_cards = Table(
+    "salesforce_cards", metadata,
+    Column("org", String(200), primary_key=True),        # the instance: one org's cards never mix with another's
+    Column("card_key", String(64), primary_key=True),    # Stepwise_Id__c, the record's external id
+    Column("sf_id", String(18)),                         # the record's Id, for deletes (null until Salesforce says)
+    Column("rec_id", String(64)),                        # the recommendation the record shows: reps' answers go to it
+    Column("hash", String(32)),                          # what was last written (null: unknown, write it again)
+    Column("retired_on", String(10)),                    # ISO day it stopped being recommended; null while current
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_salesforce_cards_retired", "org", "retired_on"),
+)
+
 # -- OAuth tokens of HubSpot public-app installs (tokens.py) ------------------------------------------
 
 hubspot_oauth_tokens = Table(
