@@ -55,6 +55,9 @@ export function toCard(row) {
         offer: lines(row.Offer__c),
         constraints: lines(row.Constraints__c),
         bestBefore: row.Best_Before__c,
+        // Stepwise rewrites a card only when its advice changes, so this is when the advice was written,
+        // possibly days ago: the rep reads the why ("no touch for 9 days") as of that day.
+        updated: row.As_Of__c,
         successRate: rate === null || rate === undefined ? 'no history yet' : `${Math.round(rate)}%`,
         alternatives,
         hasOffer: Boolean(row.Offer__c),

@@ -16,9 +16,13 @@ jest.mock('@salesforce/apex/StepwiseRecommendationsController.respond', () => ({
 });
 
 // Shaped like the Apex controller's answer: Stepwise_Recommendation__c rows as Salesforce serialises them.
+// One record per card, updated in place: Stepwise_Id__c is the card key, As_Of__c the day its advice was last
+// written (an unchanged card keeps an older day than a card that changed today).
 const ROWS = [
     {
         Id: 'a0B000000000001AAA',
+        Stepwise_Id__c: 'card_3f9a1c0b7d2e4f6a8b0c1d2e',
+        As_Of__c: '2026-02-25',
         Name: 'Send the ROI calculator to Ada Rossi',
         Title__c: 'Send the ROI calculator to Ada Rossi',
         Score__c: 81.5,
@@ -42,6 +46,8 @@ const ROWS = [
     },
     {
         Id: 'a0B000000000002AAA',
+        Stepwise_Id__c: 'card_0d4e7a9b2c5f8e1a3b6c9d0e',
+        As_Of__c: '2026-02-28',
         Name: 'Clarify the overdue invoice',
         Title__c: 'Clarify the overdue invoice',
         Score__c: 70,
@@ -102,6 +108,32 @@ describe('c-stepwise-recommendations', () => {
         expect(first.querySelector('.success-rate').textContent).toBe('no history yet');
         expect(cards[1].querySelector('.success-rate').textContent).toBe('45%');
         expect(cards[1].querySelector('.offer')).toBeNull();
+    });
+
+    it('shows every card the controller returns, in its order, each with the day its advice was written', async () => {
+        const element = mount();
+        // The older card first: the controller orders by rank, and the component must not re-sort or drop by day.
+        getRecommendations.emit(ROWS);
+        await flush();
+        const cards = [...element.shadowRoot.querySelectorAll('article.card')];
+        expect(cards.map((card) => card.dataset.id)).toEqual([ROWS[0].Id, ROWS[1].Id]);
+        expect(cards.map((card) => card.querySelector('.updated').textContent)).toEqual([
+            'Updated 2026-02-25',
+            'Updated 2026-02-28'
+        ]);
+        const footer = cards[0].querySelector('.footer').textContent.replace(/\s+/g, ' ').trim();
+        expect(footer).toBe('Updated 2026-02-25 · Best before 2026-03-04 · Success rate: no history yet');
+    });
+
+    it('leaves the day out when a card has none', async () => {
+        const element = mount();
+        getRecommendations.emit([{ ...ROWS[1], As_Of__c: null }]);
+        await flush();
+        const card = element.shadowRoot.querySelector('article.card');
+        expect(card.querySelector('.updated')).toBeNull();
+        expect(card.querySelector('.footer').textContent.replace(/\s+/g, ' ').trim()).toBe(
+            'Best before 2026-03-03 · Success rate: 45%'
+        );
     });
 
     it('keeps the alternatives behind "Show more"', async () => {
