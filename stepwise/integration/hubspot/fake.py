@@ -7,6 +7,15 @@ search pages with `paging.next.after` and a 10,000-result cap answered with 400,
 batch read/update with 207 `errors[].context.ids`, v4 association batch read with
 per-record paging, 429 with `X-HubSpot-RateLimit-*` headers, 5xx, 401 for an
 expired OAuth token, the pipelines and properties APIs, and the OAuth token endpoint.
+
+Validation as HubSpot's crm/properties v3 specification has it: a property or group
+create without a required field (PropertyCreate: name, label, type, fieldType,
+groupName; OptionInput: label, value, hidden; PropertyGroupCreate: name, label) is a
+400 VALIDATION_ERROR.  A batch update holding a value an enumeration property has no
+option for is refused whole with a 400 (INVALID_OPTION, nothing written), as HubSpot
+can answer instead of a 207.  A property the portal does not have is accepted unless
+`strict_properties` is set (then PROPERTY_DOESNT_EXIST): the tests and benches write
+back without running setup first.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
@@ -87,6 +97,7 @@ class FakeHubSpot:
     groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     reject_update: set[str] = field(default_factory=set)
+    strict_properties: bool = False  # a batch update naming a property the portal lacks is a 400, as in HubSpot
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     expired: set[str] = field(default_factory=set)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → portal
@@ -296,11 +307,15 @@ class FakeHubSpot:
             return _json(self.pipelines)
         if m := re.fullmatch(r"/crm/v3/properties/(\w+)/groups", path):
             if method == "POST":
+                if missing := _missing(body, GROUP_CREATE):
+                    return _invalid_input("PropertyGroupCreate", missing)
                 self.groups.setdefault(m.group(1), []).append({**body, "archived": False})
                 return _json({**body, "archived": False}, 201)
             return _json({"results": self.groups.get(m.group(1), [])})
         if m := re.fullmatch(rf"/crm/v3/properties/({OBJECT_TYPE})", path):
             if method == "POST":
+                if refused := _invalid_property(body):
+                    return refused
                 if any(p["name"] == body["name"] for p in self.properties.setdefault(m.group(1), [])):
                     return _json({"status": "error", "message": "Property already exists", "category": "CONFLICT"}, 409)
                 self.properties[m.group(1)].append(body)
@@ -385,6 +400,8 @@ class FakeHubSpot:
 
     def _batch_update(self, object_type: str, body: dict[str, Any]) -> Response:
         assert len(body["inputs"]) <= 100, "HubSpot batch update takes at most 100 inputs"
+        if errors := self._invalid_values(object_type, body["inputs"]):
+            return _validation_error(errors)
         ms = self.tick()  # one bulk update: every record gets the same timestamp
         self._version += 1
         results, rejected = [], []
@@ -403,6 +420,25 @@ class FakeHubSpot:
                               "message": "Property values were not valid", "context": {"ids": rejected}}]
             return _json(out, 207)
         return _json(out)
+
+    def _invalid_values(self, object_type: str, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """HubSpot's property validation results for the values of a batch that it would not take."""
+        known = {p["name"]: p for p in self.properties.get(object_type, [])}
+        errors: list[dict[str, Any]] = []
+        for item in inputs:
+            for name, value in item.get("properties", {}).items():
+                prop = known.get(name)
+                if prop is None:
+                    if self.strict_properties:
+                        errors.append({"isValid": False, "message": f'Property "{name}" does not exist',
+                                       "error": "PROPERTY_DOESNT_EXIST", "name": name})
+                    continue
+                allowed = [o["value"] for o in prop.get("options") or []]
+                # An empty value clears the property, which any property takes.
+                if prop.get("type") == "enumeration" and value not in (None, "") and value not in allowed:
+                    errors.append({"isValid": False, "error": "INVALID_OPTION", "name": name,
+                                   "message": f"{value} was not one of the allowed options: [{', '.join(allowed)}]"})
+        return errors
 
     def _associations(self, from_type: str, to_type: str, body: dict[str, Any]) -> Response:
         assert len(body["inputs"]) <= 1000, "associations batch read takes at most 1,000 ids"
@@ -464,6 +500,45 @@ class FakeHubSpot:
         self.tokens.add(access)
         self.refresh_tokens[refresh] = portal
         return _json({"token_type": "bearer", "access_token": access, "refresh_token": refresh, "expires_in": 1800})
+
+
+# What HubSpot's crm/properties v3 specification requires of a create (its `required` lists).
+PROPERTY_CREATE = ("fieldType", "groupName", "label", "name", "type")
+OPTION_INPUT = ("hidden", "label", "value")
+GROUP_CREATE = ("label", "name")
+
+
+def _missing(body: dict[str, Any], required: tuple[str, ...]) -> list[str]:
+    return [name for name in required if body.get(name) is None]
+
+
+def _invalid_property(body: dict[str, Any]) -> Response | None:
+    if missing := _missing(body, PROPERTY_CREATE):
+        return _invalid_input("PropertyCreate", missing)
+    for option in body.get("options") or []:
+        if missing := _missing(option, OPTION_INPUT):
+            return _invalid_input("OptionInput", missing)
+    if body["type"] == "enumeration" and not body.get("options") and not body.get("externalOptions"):
+        return _json({"status": "error", "message": "Invalid input: options are required for an enumeration property",
+                      "correlationId": str(uuid.uuid4()), "category": "VALIDATION_ERROR"}, 400)
+    return None
+
+
+def _invalid_input(model: str, missing: list[str]) -> Response:
+    """HubSpot's answer to a request body its input model cannot be built from."""
+    return _json({"status": "error", "correlationId": str(uuid.uuid4()), "category": "VALIDATION_ERROR",
+                  "message": f"Invalid input JSON: Cannot build {model}, some of required attributes are not set "
+                             f"[{', '.join(missing)}]"}, 400)
+
+
+def _validation_error(results: list[dict[str, Any]]) -> Response:
+    """A batch refused whole: HubSpot's 400 names the properties and values, not the records that hold them."""
+    return _json({
+        "status": "error", "correlationId": str(uuid.uuid4()), "category": "VALIDATION_ERROR",
+        "message": f"Property values were not valid: {json.dumps(results)}",
+        "errors": [{"message": r["message"], "code": r["error"], "context": {"propertyName": [r["name"]]}}
+                   for r in results],
+    }, 400)
 
 
 @lru_cache(maxsize=64)

@@ -3,11 +3,28 @@
 Only what changed is written (a hash per deal of what we last wrote), 100 deals
 per batch update; a 207 names the deals that failed and only those are retried
 next time.  The full recommendation lives in our store and is served to the card.
+
+HubSpot may instead refuse a whole batch with a 400 for one invalid value (an
+option the property does not have) without saying which deal holds it.  Such a
+batch is split in halves, down to single deals: the valid deals are written and
+the invalid ones are recorded with HubSpot's message (not remembered, so the next
+sync tries them again).  When the first half goes through, the second is known to
+hold the invalid value and is split without being sent whole.  A batch of n deals
+holding k invalid values costs at most 1 + 2·k·⌈log2 n⌉ calls and never more than
+2n − 1 (one invalid deal in 100: at most 15, 14 measured at worst, 8 at best; every
+deal invalid: 199).  Only a refusal that names bad
+values (category VALIDATION_ERROR, every error code INVALID_…) is split; anything
+that refuses every deal alike (PROPERTY_DOESNT_EXIST because setup never ran,
+READ_ONLY_VALUE, 401/403, a 429 or 5xx the call policy gave up on) stops the
+write-back at that batch as before.  A split in which not one deal could be
+written also stops it there, so a shared cause HubSpot words as an invalid value
+costs one batch's split, not one per batch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -31,7 +48,8 @@ DEAL_PROPERTIES: list[dict[str, Any]] = [
     {"name": "stepwise_score", "label": "Stepwise: score", "type": "number", "fieldType": "number",
      "description": "0–100: relevance 40, impact 30, urgency 20, feasibility 10."},
     {"name": "stepwise_urgency", "label": "Stepwise: urgency", "type": "enumeration", "fieldType": "select",
-     "options": [{"label": label, "value": label.upper(), "displayOrder": i}
+     # HubSpot's OptionInput requires label, value and hidden (crm/properties v3): without `hidden` the create is a 400.
+     "options": [{"label": label, "value": label.upper(), "displayOrder": i, "hidden": False}
                  for i, label in enumerate(("High", "Medium", "Low"))]},
     {"name": "stepwise_updated_at", "label": "Stepwise: updated at", "type": "datetime", "fieldType": "date",
      "description": "When the recommendation on this deal last changed."},
@@ -84,32 +102,129 @@ def write_back(client: HubSpotClient, state: HubSpotState, recs: Iterable[Recomm
         digest = write_hash(values)
         if previous.get(deal_id, empty) != digest:
             changes[deal_id] = values
-    result = PushResult()
-    done: dict[str, str] = {}
+    writer = _BatchWriter(client, changes, top)
     ids = sorted(changes)
     for start in range(0, len(ids), BATCH_WRITE):
         chunk = ids[start:start + BATCH_WRITE]
-        body = {"inputs": [{"id": d, "properties": changes[d]} for d in chunk]}
         try:
-            data = client.call("crm.objects.batch_api", "update", "deals", body, label="batch_update:deals")
+            writer.batch(chunk)
         except HubSpotError as exc:
-            # A whole batch refused (e.g. `stepwise setup hubspot` never ran): every later batch would be too.
-            for deal_id in ids[start:]:
-                result.failed.append((_rec_id(top, deal_id), str(exc)))
+            # Refused for a reason every deal shares (e.g. `stepwise setup hubspot` never ran): every later batch
+            # would be too.
+            writer.give_up(ids[start:], str(exc))
             break
-        ok = {str(r["id"]) for r in data.get("results", [])}
-        for error in data.get("errors", []):
-            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}".strip()
-            for deal_id in (error.get("context") or {}).get("ids", []):
-                result.failed.append((_rec_id(top, str(deal_id)), message))
-                ok.discard(str(deal_id))
-        for deal_id in ok:
-            done[deal_id] = write_hash(changes[deal_id])
-        result.written += len(ok)
-    state.remember_written(done)
+        if writer.split and not any(d in writer.done for d in chunk):
+            writer.give_up(ids[start:], f"not sent: a batch before was refused for every deal ({writer.last_refusal})")
+            break
+    state.remember_written(writer.done)
+    result = writer.result
     if result.failed:
         log.warning("HubSpot write-back: %d deals failed (first: %s)", len(result.failed), result.failed[0][1])
     return result
+
+
+class _BatchWriter:
+    """Batch updates of deals, a batch refused whole for invalid values split in halves down to single deals."""
+
+    def __init__(self, client: HubSpotClient, changes: dict[str, dict[str, str]], top: dict[str, Recommendation]):
+        self.client, self.changes, self.top = client, changes, top
+        self.result = PushResult()
+        self.done: dict[str, str] = {}  # deal → hash of what was written
+        self.settled: set[str] = set()  # written or failed
+        self.split = False              # the last batch was split
+        self.last_refusal = ""
+
+    def batch(self, chunk: list[str]) -> None:
+        self.split = False
+        self._send(chunk)
+
+    def give_up(self, ids: list[str], message: str) -> None:
+        for deal_id in ids:
+            if deal_id not in self.settled:
+                self._fail(deal_id, message)
+
+    def _split(self, chunk: list[str], error: HubSpotError) -> None:
+        """`chunk` holds at least one invalid value and `error` is what HubSpot said of it."""
+        self.split, self.last_refusal = True, _message(error)
+        if len(chunk) == 1:
+            self._fail(chunk[0], _message(error))
+            return
+        first, second = chunk[:len(chunk) // 2], chunk[len(chunk) // 2:]
+        try:
+            data = self._update(first)
+        except HubSpotError as exc:
+            if not invalid_values(exc):
+                raise
+            self._split(first, exc)
+            self._send(second)
+        else:
+            self._record(data, first)
+            self._split(second, error)  # what HubSpot refused is in here: sending it whole would be refused again
+
+    def _send(self, chunk: list[str]) -> None:
+        try:
+            data = self._update(chunk)
+        except HubSpotError as exc:
+            if not invalid_values(exc):
+                raise
+            self._split(chunk, exc)
+            return
+        self._record(data, chunk)
+
+    def _update(self, chunk: list[str]) -> dict[str, Any]:
+        body = {"inputs": [{"id": d, "properties": self.changes[d]} for d in chunk]}
+        return self.client.call("crm.objects.batch_api", "update", "deals", body, label="batch_update:deals")
+
+    def _record(self, data: dict[str, Any], chunk: list[str]) -> None:
+        """A 200, or a 207 naming the deals it refused."""
+        sent = set(chunk)
+        ok = {str(r["id"]) for r in data.get("results", [])} & sent
+        for error in data.get("errors", []):
+            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}".strip()
+            for deal_id in (error.get("context") or {}).get("ids", []):
+                if str(deal_id) in sent and str(deal_id) not in self.settled:
+                    self._fail(str(deal_id), message)
+                    ok.discard(str(deal_id))
+        for deal_id in ok:
+            self.done[deal_id] = write_hash(self.changes[deal_id])
+            self.settled.add(deal_id)
+        self.result.written += len(ok)
+
+    def _fail(self, deal_id: str, message: str) -> None:
+        self.result.failed.append((_rec_id(self.top, deal_id), message))
+        self.settled.add(deal_id)
+
+
+def invalid_values(exc: HubSpotError) -> bool:
+    """A 400 that names values HubSpot would not take (INVALID_OPTION…), the kind only some deals of a batch hold.
+
+    PROPERTY_DOESNT_EXIST, READ_ONLY_VALUE or a refusal without codes would refuse every deal: not split.
+    """
+    if exc.status != 400 or exc.category != "VALIDATION_ERROR":
+        return False
+    codes = _codes(exc.body)
+    return bool(codes) and all(code.startswith("INVALID_") for code in codes)
+
+
+def _codes(body: dict[str, Any]) -> list[str]:
+    codes = [str(e.get("code") or "") for e in body.get("errors") or [] if isinstance(e, dict)]
+    if codes:
+        return codes
+    # Some answers carry the codes only inside the message: "Property values were not valid: [{…"error": "INVALID_OPTION"…}]"
+    message = str(body.get("message") or "")
+    _, sep, listed = message.partition(": [")
+    if not sep:
+        return []
+    try:
+        results = json.loads("[" + listed)
+    except ValueError:
+        return []
+    return [str(r.get("error") or "") for r in results if isinstance(r, dict)]
+
+
+def _message(exc: HubSpotError) -> str:
+    details = [str(e["message"]) for e in exc.body.get("errors") or [] if isinstance(e, dict) and e.get("message")]
+    return f"{exc.category}: {'; '.join(details) or exc.body.get('message') or exc}"
 
 
 def _rec_id(top: dict[str, Recommendation], deal_id: str) -> str:
