@@ -29,6 +29,7 @@ from stepwise.engine.models.apply import COLD_START_NOTE
 from stepwise.engine.products import discount_ceiling
 from stepwise.engine.recommendation import (
     Recommendation,
+    card_key,
     new_alternative,
     new_factors,
     new_recommendation,
@@ -289,7 +290,8 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
             [success[i] for i in idx] if success is not None else none, runner_up_objects, removed_here,
             repeat(model_version), repeat(day), [int(ranks[i]) for i in idx], script,
             [o if isinstance(o, str) else None for o in owners] if owners is not None else none, repeat("new"),
-            _prediction_extras(rows, scope, m), email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"))
+            _prediction_extras(rows, scope, m), email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"),
+            [card_key(source, RECORD_TYPE[scope], rid, action_id) for rid in rids])
         for i, rec in zip(idx, built):
             out[i] = rec
     return out

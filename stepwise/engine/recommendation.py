@@ -30,6 +30,13 @@ def recommendation_id(source: str, record_id: str, action_id: str, day: str) -> 
     return "rec_" + digest[:24]
 
 
+def card_key(source: str, record_type: str, record_id: str, action_id: str) -> str:
+    """The card's key across days: the same source, record and action on any day.  The CRM copy of a
+    card is kept under it (one record updated in place), while the store keeps each day's `id`."""
+    digest = hashlib.sha256(f"{source}|{record_type}:{record_id}|{action_id}".encode()).hexdigest()
+    return "card_" + digest[:24]
+
+
 @dataclass(frozen=True)
 class Factors:
     relevance: float
@@ -98,10 +105,13 @@ class Recommendation:
     email: str = ""  # an email opener/draft the rep can send as is
     summary: str = ""  # ≤ 255 characters: what fits Salesforce's native Description field
     explained_by: str = "template"  # "template", or "llm:<model>" when a draft passed the guardrails
+    card_key: str = ""  # the id without the day (card_key()): what a CRM keeps one record per
 
     def __post_init__(self) -> None:
         if not self.summary:
             object.__setattr__(self, "summary", summary_of(self.title, self.why))
+        if not self.card_key:
+            object.__setattr__(self, "card_key", card_key(self.source, self.record_type, self.record_id, self.action_id))
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape (`stepwise score --format json`): extend, never rename.
@@ -191,7 +201,7 @@ def _maker(cls: type) -> Callable[..., Any]:
 new_factors: Callable[[float, float, float, float], Factors] = _maker(Factors)
 new_alternative: Callable[[str, str, float, str], Alternative] = _maker(Alternative)
 new_removal: Callable[[str, str, str | None, str | None], Removal] = _maker(Removal)
-# Every field in order, `summary` included: pass summary_of(title, why), what __post_init__ fills in.
+# Every field in order, `summary` and `card_key` included: pass what __post_init__ would fill in.
 new_recommendation: Callable[..., Recommendation] = _maker(Recommendation)
 
 

@@ -116,8 +116,8 @@ class Connector(ABC):
         """Everything, reading only what changed since `cursors` (the ones an earlier pull returned);
         None: no store keeps them, so read everything."""
 
-    def push(self, recommendations: Iterable[Recommendation]) -> PushResult:
-        """Write recommendations back where reps see them ("write_back")."""
+    def push(self, recommendations: Iterable[Recommendation], *, as_of: str | None = None) -> PushResult:
+        """Write recommendations back where reps see them ("write_back"); `as_of` is the run's day."""
         return PushResult()
 
     def follow_up(self, rec: Recommendation) -> str | None:

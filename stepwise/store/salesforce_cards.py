@@ -30,6 +30,7 @@ class CardRow:
     rec_id: str | None = None
     hash: str | None = None
     retired_on: str | None = None  # ISO day; None while the card is recommended
+    best_before: str | None = None  # Best_Before__c as last written (ISO day)
 
 
 class SalesforceCards:
@@ -40,10 +41,9 @@ class SalesforceCards:
 
     def all(self) -> dict[str, CardRow]:
         with self._db._connect() as conn:
-            return {key: CardRow(sf_id, rec_id, digest, retired)
-                    for key, sf_id, rec_id, digest, retired in conn.execute(
-                        select(cards.c.card_key, cards.c.sf_id, cards.c.rec_id, cards.c.hash, cards.c.retired_on)
-                        .where(cards.c.org == self.org))}
+            return {key: CardRow(*row) for key, *row in conn.execute(
+                select(cards.c.card_key, cards.c.sf_id, cards.c.rec_id, cards.c.hash, cards.c.retired_on,
+                       cards.c.best_before).where(cards.c.org == self.org))}
 
     def count(self) -> int:
         with self._db._connect() as conn:
@@ -56,12 +56,13 @@ class SalesforceCards:
         stmt = dialect_insert(self._db.engine, cards)
         stmt = stmt.on_conflict_do_update(index_elements=[cards.c.org, cards.c.card_key],
                                           set_={c: stmt.excluded[c] for c in ("sf_id", "rec_id", "hash", "retired_on",
-                                                                              "updated_at")})
+                                                                              "best_before", "updated_at")})
         at, keys = now(), list(rows)
         with self._db._begin() as conn:
             for start in range(0, len(keys), _BATCH):
                 conn.execute(stmt, [{"org": self.org, "card_key": k, "sf_id": rows[k].sf_id, "rec_id": rows[k].rec_id,
-                                     "hash": rows[k].hash, "retired_on": rows[k].retired_on, "updated_at": at}
+                                     "hash": rows[k].hash, "retired_on": rows[k].retired_on,
+                                     "best_before": rows[k].best_before, "updated_at": at}
                                     for k in keys[start:start + _BATCH]])
 
     def forget(self, keys: Iterable[str]) -> None:
@@ -81,14 +82,14 @@ class SalesforceCards:
                     .where(cards.c.org == self.org, cards.c.card_key.in_(ids[start:start + _BATCH]))) if r)
         return out
 
-    def answered(self, rec_ids: Iterable[str]) -> dict[str, str]:
-        """rec id → the rep's latest answer on it ("accepted", "dismissed", "snoozed"; an undo clears it)."""
-        ids, latest = list(dict.fromkeys(rec_ids)), {}
+    def answers(self) -> dict[str, str]:
+        """card key → the rep's latest answer on the recommendation its record shows ("accepted", "dismissed",
+        "snoozed"); an undo clears it."""
+        latest: dict[str, str] = {}
         with self._db._connect() as conn:
-            for start in range(0, len(ids), _BATCH):
-                for rec_id, action in conn.execute(
-                        select(feedback_events.c.recommendation_id, feedback_events.c.action)
-                        .where(feedback_events.c.recommendation_id.in_(ids[start:start + _BATCH]))
-                        .order_by(feedback_events.c.id)):
-                    latest[rec_id] = action
-        return {rec_id: action for rec_id, action in latest.items() if action in ("accepted", "dismissed", "snoozed")}
+            for key, action in conn.execute(
+                    select(cards.c.card_key, feedback_events.c.action)
+                    .join(feedback_events, feedback_events.c.recommendation_id == cards.c.rec_id)
+                    .where(cards.c.org == self.org).order_by(feedback_events.c.id)):
+                latest[key] = action
+        return {key: action for key, action in latest.items() if action in ("accepted", "dismissed", "snoozed")}

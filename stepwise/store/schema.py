@@ -243,6 +243,7 @@ salesforce_cards = Table(
     Column("rec_id", String(64)),                        # the recommendation the record shows: reps' answers go to it
     Column("hash", String(32)),                          # what was last written (null: unknown, write it again)
     Column("retired_on", String(10)),                    # ISO day it stopped being recommended; null while current
+    Column("best_before", String(10)),                   # Best_Before__c as written: past it, the card is written again
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_salesforce_cards_retired", "org", "retired_on"),
 )

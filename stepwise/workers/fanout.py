@@ -212,7 +212,7 @@ def _finish(chunks: RunChunks, run: FanoutRun, connector: Connector | None, stor
         store.expire_stale(run.source, run.as_of, {r.id for r in recs})
     pushed = PushResult()
     if run.write_back and connector is not None:
-        pushed = connector.push(recs)
+        pushed = connector.push(recs, as_of=str(run.as_of)[:10])
     counts = run_counts(run, results, recs, pushed)
     error = "; ".join(f"chunk {r['chunk']}: {r['error']}" for r in failed)[:4000] or None
     store.finish_run(run.run_id, counts, status="failed" if failed else "succeeded", error=error)

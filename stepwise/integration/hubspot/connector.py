@@ -362,7 +362,7 @@ class HubSpotConnector(Connector):
 
     # -- push --------------------------------------------------------------------------------
 
-    def push(self, recommendations: Iterable[Recommendation]) -> PushResult:
+    def push(self, recommendations: Iterable[Recommendation], *, as_of: str | None = None) -> PushResult:
         return write_back(self.client, self.state, recommendations, self.state.row_ids("deals"))
 
     def follow_up(self, rec: Recommendation) -> str | None:

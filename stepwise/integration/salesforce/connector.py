@@ -10,10 +10,14 @@ run keeps cursors, each object's cursor is its highest `SystemModstamp` seen; th
 for `SystemModstamp > cursor - overlap` through queryAll, so deletions arrive in the
 same call (`IsDeleted = true`) instead of costing a second query per object.  The
 changes are applied to a local mirror (mirror.py), so the engine still
-sees every record.  Push: Stepwise_Recommendation__c upserted by Stepwise_Id__c,
-1,000 records per API call, and the ones no longer current set to Expired (a deleted
-record has no current recommendation, so its cards expire on the same push; the pull returns the
-deleted ids so the run expires them in Stepwise's store too).  Accept → a Task for the rep
+sees every record.  Push: one Stepwise_Recommendation__c per card, upserted by Stepwise_Id__c (the
+card key) and updated in place; only the cards whose fields changed are written, 1,000 per API
+call, the ones no longer recommended set to Expired and deleted after the retention
+(writeback.py plans it from what the store knows of the org, store/salesforce_cards.py: nothing
+is read back to decide).  A deleted record has no current recommendation, so its cards expire on
+the same push; the pull returns the deleted ids so the run expires them in Stepwise's store too.
+A full sync also reads the object once, to merge older versions' one-record-per-day cards and to
+relearn the org when the store lost track.  Accept → a Task for the rep
 (`follow_up`, a setting).  A pull writes nothing to Stepwise's store: it returns the cursors to keep and
 the reps' responses made in Salesforce (workers/intake.py stores them).
 
@@ -26,8 +30,8 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,7 @@ from stepwise.integration.base import (
     SyncReport,
 )
 from stepwise.integration.salesforce import check as org_check
+from stepwise.integration.salesforce import writeback
 from stepwise.integration.salesforce.client import CallPolicy, SalesforceClient, connect
 from stepwise.integration.salesforce.fields import (
     EXTERNAL_ID,
@@ -55,9 +60,7 @@ from stepwise.integration.salesforce.fields import (
     REP_FIELDS,
     STATUS_FROM_SALESFORCE,
     TASK_MARKER,
-    expired_fields,
     task_fields,
-    to_fields,
 )
 from stepwise.integration.salesforce.mapping import (
     CONTACT_ROLES,
@@ -72,13 +75,16 @@ from stepwise.integration.salesforce.mapping import (
     map_records,
 )
 from stepwise.integration.salesforce.mirror import Mirror
-from stepwise.integration.salesforce.push import upsert
+from stepwise.integration.salesforce.push import UpsertOutcome, delete, update, upsert
 from stepwise.settings import Settings, get_settings
+from stepwise.store import SalesforceCards, Store
 
 log = logging.getLogger(__name__)
 
 SOURCE = "salesforce"
 FEEDBACK_CURSOR = f"{OBJECT}:feedback"
+USER_CURSOR = f"{OBJECT}:integration-user"  # the integration user's Id: its own writes are not reps' answers
+DELETE_BUDGET = 20_000  # expired records deleted per sync at most (20 API calls); the rest on the next one
 
 
 class SalesforceOptions(BaseSettings):
@@ -88,6 +94,7 @@ class SalesforceOptions(BaseSettings):
 
     create_tasks: bool | None = Field(None, validation_alias="STEPWISE_SALESFORCE_CREATE_TASKS")
     bulk_threshold: int | None = Field(None, ge=0, validation_alias="STEPWISE_SALESFORCE_BULK_THRESHOLD")
+    retention_days: int | None = Field(None, ge=0, validation_alias="STEPWISE_SALESFORCE_RETENTION_DAYS")
 
 
 @dataclass
@@ -100,8 +107,11 @@ class _Delta:
 
 @dataclass
 class PushReport:
-    written: int = 0
+    written: int = 0      # cards whose fields were written (new, changed, or back after they expired)
+    unchanged: int = 0    # cards recommended again with the same fields: nothing sent
     expired: int = 0
+    deleted: int = 0      # expired records deleted after the retention
+    merged: int = 0       # older versions' per-day records folded into their card's one record (full sync)
     failed: list[tuple[str, str]] = field(default_factory=list)
     calls: int = 0
 
@@ -113,11 +123,18 @@ class SalesforceConnector(Connector):
     def __init__(self, client: SalesforceClient, mapping: SalesforceMapping | None = None, *,
                  mirror_dir: str | Path | None = None, full: bool = False,
                  write_attempts: int = 3, write_backoff: float = 1.0, create_tasks: bool | None = None,
-                 bulk_threshold: int | None = None):
+                 bulk_threshold: int | None = None, store: Store | None = None, retention_days: int | None = None,
+                 integration_user: str | None = None, delete_budget: int = DELETE_BUDGET):
+        """`store`: where what the org holds is remembered (the run's); without one, a private in-memory
+        store: the first push then reads the object once to learn the org.  `integration_user`: the
+        username the connector logs in as, so its own writes are not read back as reps' answers."""
         self.client = client
         self.mapping = mapping or load_mapping()
         self.create_tasks = self.mapping.create_tasks if create_tasks is None else create_tasks
         self.bulk_threshold = self.mapping.bulk_threshold if bulk_threshold is None else bulk_threshold
+        self.retention_days = self.mapping.retention_days if retention_days is None else retention_days
+        self.cards = SalesforceCards(store if store is not None else Store("sqlite://"), client.instance)
+        self.integration_user, self.delete_budget = integration_user, delete_budget
         self.mirror = Mirror(mirror_dir) if mirror_dir is not None else None
         self.full = full
         self.write_attempts, self.write_backoff = write_attempts, write_backoff
@@ -127,7 +144,9 @@ class SalesforceConnector(Connector):
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, mapping_path: str | Path | None = None,
                       mirror_dir: str | Path | None = None, full: bool = False,
-                      policy: CallPolicy | None = None) -> SalesforceConnector:
+                      policy: CallPolicy | None = None, store: Store | None = None) -> SalesforceConnector:
+        """`store`: the run's, or (a command without one) one opened on STEPWISE_DATABASE_URL, where the
+        write-back remembers the org's cards."""
         settings = settings or get_settings()
         options = SalesforceOptions()
         mapping = load_mapping(mapping_path)
@@ -135,7 +154,9 @@ class SalesforceConnector(Connector):
         if mirror_dir is None:
             mirror_dir = default_mirror_dir(client.instance)
         return cls(client, mapping, mirror_dir=mirror_dir, full=full,
-                   create_tasks=options.create_tasks, bulk_threshold=options.bulk_threshold)
+                   create_tasks=options.create_tasks, bulk_threshold=options.bulk_threshold,
+                   store=store or Store(settings.database_url), retention_days=options.retention_days,
+                   integration_user=settings.salesforce_username)
 
     # -- pull -------------------------------------------------------------------------
 
@@ -178,7 +199,10 @@ class SalesforceConnector(Connector):
             if self.mirror is not None:
                 # Named after the saved copy (its ident is made on the first save).
                 keep = {self.cursor_key(sobject): stamp for sobject, stamp in stamps.items()}
-            feedback, newest = self._read_feedback(cursors.get(FEEDBACK_CURSOR))
+            me = cursors.get(USER_CURSOR) or self._integration_user_id()
+            if me:
+                keep[USER_CURSOR] = me
+            feedback, newest = self._read_feedback(cursors.get(FEEDBACK_CURSOR), me)
             if newest:
                 keep[FEEDBACK_CURSOR] = newest
         report.skipped = len(data.skipped)
@@ -355,43 +379,119 @@ class SalesforceConnector(Connector):
 
     # -- feedback made in Salesforce ---------------------------------------------------
 
-    def _read_feedback(self, cursor: str | None) -> tuple[list[CrmFeedback], str | None]:
+    def _read_feedback(self, cursor: str | None, me: str | None = None) -> tuple[list[CrmFeedback], str | None]:
         """Accept / dismiss / snooze done on the component since `cursor` (the overlap window read again:
-        each response carries an idempotency key, so the store records it once); and the newest stamp."""
+        each response carries an idempotency key, so the store records it once); and the newest stamp.
+        Only records changed by someone other than the integration user: the push's own writes are not
+        answers.  Each answer goes to the recommendation the record showed (the store knows which)."""
         statuses = ", ".join(f"'{s}'" for s in STATUS_FROM_SALESFORCE)
         since = f" AND SystemModstamp > {_soql_datetime(cursor, self.mapping.overlap_seconds)}" if cursor else ""
+        others = f" AND LastModifiedById != '{_soql_text(me)}'" if me else ""
         soql = (f"SELECT {EXTERNAL_ID}, Status__c, {', '.join(REP_FIELDS)}, LastModifiedById, SystemModstamp "
-                f"FROM {OBJECT} WHERE Status__c IN ({statuses}){since}")
-        responses: list[CrmFeedback] = []
+                f"FROM {OBJECT} WHERE Status__c IN ({statuses}){since}{others}")
+        rows: list[dict[str, Any]] = []
         newest = cursor
         try:
             for row in self.client.query_iter(soql):
                 newest = max(newest or "", str(row.get("SystemModstamp") or ""))
-                responses.append(_response(row))
+                if row.get(EXTERNAL_ID):
+                    rows.append(row)
         except SalesforceMalformedRequest as exc:
             code, _ = _sf_error(exc)
             log.warning("salesforce: cannot read reps' responses (%s): is cards/salesforce deployed?", code)
             return [], None
+        shown = self.cards.rec_ids(row[EXTERNAL_ID] for row in rows)
+        responses = []
+        for row in rows:
+            key = str(row[EXTERNAL_ID])
+            rec_id = shown.get(key) or (key if key.startswith("rec_") else None)  # rec_…: an older version's record
+            if rec_id is not None:
+                responses.append(_response(row, rec_id))
         return responses, newest or None
+
+    def _integration_user_id(self) -> str | None:
+        """The Id of the user this connector logs in as (one query, then kept with the cursors)."""
+        if not self.integration_user:
+            return None
+        soql = f"SELECT Id FROM User WHERE Username = '{_soql_text(self.integration_user)}' LIMIT 1"
+        try:
+            found = list(self.client.query_iter(soql))
+        except SalesforceMalformedRequest:
+            return None
+        return str(found[0]["Id"]) if found else None
 
     # -- push -------------------------------------------------------------------------
 
-    def push(self, recommendations: Iterable[Recommendation]) -> PushResult:
+    def push(self, recommendations: Iterable[Recommendation], *, as_of: str | None = None) -> PushResult:
+        """Write the cards whose fields changed, expire the ones no longer recommended, delete the ones expired
+        longer than the retention.  `as_of`: the run's day (the day a card is retired on)."""
         recs = list(recommendations)
         calls_before = self.client.stats.calls
-        current = {r.id for r in recs}
-        stale = sorted(self._open_ids() - current)
-        records = [to_fields(r) for r in recs] + [expired_fields(i) for i in stale]
-        outcome = upsert(self.client, OBJECT, EXTERNAL_ID, records,
-                         attempts=self.write_attempts, backoff=self.write_backoff)
-        written = [i for i in outcome.written if i in current]
-        for rec_id, error in outcome.failed:
-            log.warning("salesforce: %s not written: %s", rec_id, error)
-        self.last_push = PushReport(written=len(written), expired=len(outcome.written) - len(written),
-                                    failed=outcome.failed, calls=self.client.stats.calls - calls_before)
-        log.info("salesforce: %d recommendations written, %d expired, %d failed (%d API calls)",
-                 self.last_push.written, self.last_push.expired, len(outcome.failed), self.last_push.calls)
-        return PushResult(written=len(written), failed=list(outcome.failed))
+        day = str(as_of or max((str(r.as_of)[:10] for r in recs), default="") or datetime.now(UTC).date().isoformat())[:10]
+        report = PushReport()
+        if self.full or self.cards.count() == 0:
+            report.merged = self._reconcile(day, report)
+        planned = writeback.plan(recs, self.cards.all(), self.cards.answers(), day,
+                                 retention_days=self.retention_days, delete_budget=self.delete_budget)
+        outcome = upsert(self.client, OBJECT, EXTERNAL_ID, planned.writes,
+                         attempts=self.write_attempts, backoff=self.write_backoff) if planned.writes else UpsertOutcome()
+        rows = dict(planned.keep)
+        for key in outcome.written:
+            row = planned.after[key]
+            rows[key] = row if row.sf_id else replace(row, sf_id=outcome.ids.get(key))
+        self.cards.save(rows)
+        expiring = set(planned.expiring)
+        report.expired = sum(1 for key in outcome.written if key in expiring)
+        report.written = len(outcome.written) - report.expired
+        report.unchanged = len({r.card_key for r in recs}) - (len(planned.writes) - len(planned.expiring))
+        report.failed += outcome.failed
+        if planned.deleting:
+            gone = delete(self.client, [sf_id for _, sf_id in planned.deleting])
+            deleted = set(gone.written)
+            self.cards.forget(key for key, sf_id in planned.deleting if sf_id in deleted)
+            report.deleted = len(deleted)
+            report.failed += gone.failed
+        self.cards.forget(planned.forget)
+        for key, error in report.failed:
+            log.warning("salesforce: %s not written: %s", key, error)
+        report.calls = self.client.stats.calls - calls_before
+        self.last_push = report
+        log.info("salesforce: %d cards written (%d back after they expired), %d unchanged, %d expired, %d deleted "
+                 "%d days after, %d failed (%d API calls)", report.written, len(planned.reviving), report.unchanged,
+                 report.expired, report.deleted, self.retention_days, len(report.failed), report.calls)
+        current_failed = [(_rec_of(recs, key), error) for key, error in outcome.failed if key not in expiring]
+        return PushResult(written=report.written, failed=current_failed)
+
+    def _reconcile(self, day: str, report: PushReport) -> int:
+        """Read the object once: merge per-day records into one per card, and know what the org holds."""
+        soql = f"SELECT {', '.join(writeback.ORG_FIELDS)} FROM {OBJECT}"
+        try:
+            page = self.client.query_page(soql)
+            big = self.bulk_threshold > 0 and int(page.get("totalSize") or 0) > self.bulk_threshold
+            org_rows = self.client.bulk_query_iter(soql) if big else self.client.rest_of(page)
+            fixed = writeback.reconcile(org_rows, self.cards.all(), day)
+        except SalesforceMalformedRequest as exc:
+            code, message = _sf_error(exc)
+            raise ConnectorError(f"cannot write recommendations back ({code}: {message}); deploy cards/salesforce "
+                                 "and assign the Stepwise permission set (README, 'Salesforce')") from None
+        known = dict(fixed.known)
+        if fixed.deletes:
+            report.failed += delete(self.client, fixed.deletes).failed
+        if fixed.updates:
+            done = update(self.client, OBJECT, fixed.updates, attempts=self.write_attempts, backoff=self.write_backoff)
+            report.failed += done.failed
+            refused = {record_id for record_id, _ in done.failed}
+            # A survivor that could not be re-keyed keeps its old external id: learnt again on the next full sync.
+            known = {key: row for key, row in known.items() if row.sf_id not in refused}
+        self.cards.forget(set(self.cards.all()) - set(known))
+        self.cards.save(known)
+        if fixed.deletes or fixed.updates:
+            log.info("salesforce: %d per-day records merged into their cards' records (%d re-keyed)",
+                     len(fixed.deletes), len(fixed.updates))
+        if fixed.unkeyed:
+            log.warning("salesforce: %d Stepwise records name no card (no record or action): left as they are",
+                        fixed.unkeyed)
+        return len(fixed.deletes)
 
     # -- a rep accepted: a Task ---------------------------------------------------------
 
@@ -444,24 +544,22 @@ class SalesforceConnector(Connector):
     def check(self) -> list[Finding]:
         return org_check.check(self.client, self.mapping, create_tasks=self.create_tasks)
 
-    def _open_ids(self) -> set[str]:
-        """Cards a rep may still see (New, Snoozed): the ones to expire unless this run keeps them."""
-        soql = f"SELECT {EXTERNAL_ID} FROM {OBJECT} WHERE Status__c IN ('New', 'Snoozed')"
-        try:
-            return {r[EXTERNAL_ID] for r in self.client.query_iter(soql) if r.get(EXTERNAL_ID)}
-        except SalesforceMalformedRequest as exc:
-            code, message = _sf_error(exc)
-            raise ConnectorError(f"cannot write recommendations back ({code}: {message}); deploy cards/salesforce "
-                                 "and assign the Stepwise permission set (README, 'Salesforce')") from None
 
-
-def _response(row: dict[str, Any]) -> CrmFeedback:
+def _response(row: dict[str, Any], rec_id: str) -> CrmFeedback:
     action = STATUS_FROM_SALESFORCE[str(row.get("Status__c"))]
+    reason = row.get("Dismiss_Reason__c") if action == "dismissed" else None
+    until = row.get("Snooze_Until__c") if action == "snoozed" else None
+    # Keyed by what the rep answered, not by SystemModstamp: a later write of the card's fields touches the
+    # record again, and must not read as a second answer.
     return CrmFeedback(
-        rec_id=row[EXTERNAL_ID], action=action, user=str(row.get("LastModifiedById") or "salesforce"),
-        idempotency_key=f"salesforce:{row[EXTERNAL_ID]}:{row.get('Status__c')}:{row.get('SystemModstamp')}",
-        reason=row.get("Dismiss_Reason__c") if action == "dismissed" else None,
-        snooze_until=row.get("Snooze_Until__c") if action == "snoozed" else None)
+        rec_id=rec_id, action=action, user=str(row.get("LastModifiedById") or "salesforce"),
+        idempotency_key=f"salesforce:{row[EXTERNAL_ID]}:{rec_id}:{row.get('Status__c')}:{reason or ''}:{until or ''}",
+        reason=reason, snooze_until=until)
+
+
+def _rec_of(recs: list[Recommendation], key: str) -> str:
+    """A failed card's recommendation id (the run's report names recommendations)."""
+    return next((r.id for r in recs if r.card_key == key), key)
 
 
 def _drop_orphans(data: CanonicalData) -> list[RowIssue]:
@@ -526,10 +624,11 @@ def default_mirror_dir(instance: str) -> Path:
     return base / instance.replace(":", "_")
 
 
-def from_spec(argument: str, *, full: bool = False, store: object | None = None) -> SalesforceConnector:
+def from_spec(argument: str, *, full: bool = False, store: Store | None = None) -> SalesforceConnector:
     """`salesforce` (incremental), `salesforce:full` (the same as full=True), or `salesforce:PATH` (a mapping
-    file).  The store is not needed: the run passes its cursors to `pull`."""
+    file).  `store`: the run's, where the write-back remembers the org's cards (the run passes its cursors
+    to `pull`)."""
     by_spec = argument == "full"
     return SalesforceConnector.from_settings(get_settings(), mapping_path=None if by_spec or not argument else argument,
-                                             full=full or by_spec)
+                                             full=full or by_spec, store=store)
 

@@ -36,6 +36,7 @@ from stepwise.settings import Settings
 STUBS = Path(__file__).parent / "stubs"
 HOST = "fake.my.salesforce.com"
 INSTANCE = f"https://{HOST}"
+INTEGRATION_USER_ID = "005000000000001AAA"  # soap_login.xml's userId
 VERSION = "61.0"
 PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Lead": "00Q", "Task": "00T", "Event": "00U",
           "OpportunityContactRole": "00K", "Order": "801", "Contract": "800", "Stepwise_Recommendation__c": "a0B",
@@ -111,6 +112,12 @@ class FakeSalesforce:
         self.bulk_failures: list[str] = []  # errorMessages: the next jobs end Failed with these
         self.jobs: dict[str, dict[str, Any]] = {}
         self.tasks_created: list[dict[str, Any]] = []
+        self.deleted_ids: list[str] = []
+        # The integration user (soap_login.xml's userId): every write through the API is stamped with it.
+        self.integration_user_id = INTEGRATION_USER_ID
+        self.records["User"] = [{"attributes": {"type": "User"}, "Id": INTEGRATION_USER_ID,
+                                 "Username": "integration@example.com", "IsDeleted": False,
+                                 "SystemModstamp": "2026-01-01T00:00:00.000+0000"}]
         base = f"{INSTANCE}/services/data/v{VERSION}"
         rsps.add_callback(responses.GET, re.compile(rf"{re.escape(base)}/sobjects/?$"), self._describe_global)
         rsps.add_callback(responses.POST, re.compile(rf"{re.escape(base)}/sobjects/(\w+)/?$"), self._create)
@@ -172,6 +179,18 @@ class FakeSalesforce:
 
     def delete(self, record: dict[str, Any], stamp: str) -> None:
         record.update(IsDeleted=True, SystemModstamp=stamp)
+
+    def answer(self, key: str, status: str, *, reason: str | None = None, until: str | None = None,
+               rep_id: str = "005000000000REPAAA", stamp: str | None = None) -> dict[str, Any]:
+        """A rep's answer on the component: the card's record (by Stepwise_Id__c) changed by the rep."""
+        record = self._by_external[("Stepwise_Recommendation__c", key)]
+        record.update(Status__c=status, Dismiss_Reason__c=reason, Snooze_Until__c=until, LastModifiedById=rep_id,
+                      SystemModstamp=stamp or self.clock)
+        return record
+
+    def cards(self) -> list[dict[str, Any]]:
+        """The Stepwise_Recommendation__c records the org holds now (deleted ones are gone)."""
+        return [r for r in self.records.get("Stepwise_Recommendation__c", []) if not r.get("IsDeleted")]
 
     # -- faults --------------------------------------------------------------------------
 
@@ -258,6 +277,8 @@ class FakeSalesforce:
         rows = [r for r in self.records.get(sobject, []) if include_deleted or not r.get("IsDeleted")]
         for name, value in re.findall(r"\b(\w+) = '([^']*)'", soql):
             rows = [r for r in rows if str(r.get(name)) == value]
+        for name, value in re.findall(r"\b(\w+) != '([^']*)'", soql):
+            rows = [r for r in rows if str(r.get(name)) != value]
         if since := re.search(r"(?<![.\w])SystemModstamp > (\S+)", soql):
             floor = _moment(since.group(1))
             rows = [r for r in rows if _moment(r["SystemModstamp"]) > floor]
@@ -424,6 +445,17 @@ class FakeSalesforce:
 
     def _subrequest(self, sub: dict[str, Any]) -> tuple[int, Any]:
         url = sub["url"]
+        if sub["method"] == "DELETE" and (m := re.fullmatch(rf"/services/data/v{VERSION}/composite/sobjects\?ids=([^&]*)(&.*)?", url)):
+            ids = m.group(1).split(",")
+            if len(ids) > 200:
+                return 400, [{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit reached. cannot submit more than 200 records into this call"}]
+            return 200, [self._delete_one(record_id) for record_id in ids]
+        if re.fullmatch(rf"/services/data/v{VERSION}/composite/sobjects", url):
+            assert sub["method"] == "PATCH"
+            records = sub["body"]["records"]
+            if len(records) > 200:
+                return 400, [{"errorCode": "EXCEEDED_ID_LIMIT", "message": "record limit reached. cannot submit more than 200 records into this call"}]
+            return 200, [self._update_one(r) for r in records]
         if m := re.fullmatch(rf"/services/data/v{VERSION}/composite/sobjects/(\w+)/(\w+)", url):
             assert sub["method"] == "PATCH"
             records = sub["body"]["records"]
@@ -433,6 +465,46 @@ class FakeSalesforce:
         if m := re.fullmatch(rf"/services/data/v{VERSION}/sobjects/(\w+)/describe", url):
             return self._describe(m.group(1))
         return 404, stub("errors.json")["NOT_FOUND"]
+
+    def _delete_one(self, record_id: str) -> dict[str, Any]:
+        for sobject, rows in self.records.items():
+            for row in rows:
+                if row.get("Id") == record_id:
+                    if row.get("IsDeleted"):
+                        break
+                    row.update(IsDeleted=True, SystemModstamp=self.clock)
+                    self.deleted_ids.append(record_id)
+                    if (key := row.get("Stepwise_Id__c")) is not None:
+                        self._by_external.pop((sobject, key), None)
+                    return {"id": record_id, "success": True, "errors": []}
+        return {"id": record_id, "success": False, "errors": [
+            {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}]}
+
+    def _update_one(self, record: dict[str, Any]) -> dict[str, Any]:
+        sobject = record["attributes"]["type"]
+        row = next((r for r in self.records.get(sobject, []) if r.get("Id") == record["Id"] and not r.get("IsDeleted")), None)
+        if row is None:
+            return {"id": record["Id"], "success": False, "errors": [
+                {"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}]}
+        fields = {k: v for k, v in record.items() if k not in ("attributes", "Id")}
+        key = fields.get("Stepwise_Id__c")
+        if key is not None and key != row.get("Stepwise_Id__c"):
+            if (sobject, key) in self._by_external:  # the external id is unique
+                return {"id": record["Id"], "success": False, "errors": [
+                    {"statusCode": "DUPLICATE_VALUE", "message": f"duplicate value found: Stepwise_Id__c duplicates value on record with id: {self._by_external[(sobject, key)]['Id']}", "fields": ["Stepwise_Id__c"]}]}
+            self._by_external.pop((sobject, row.get("Stepwise_Id__c")), None)
+            self._by_external[(sobject, key)] = row
+        row.update(fields, SystemModstamp=self.clock, LastModifiedById=self.integration_user_id)
+        return {"id": row["Id"], "success": True, "errors": []}
+
+    def seed_card(self, **fields: Any) -> dict[str, Any]:
+        """A Stepwise_Recommendation__c already in the org (e.g. written by an older version, one per day)."""
+        new = {"attributes": {"type": "Stepwise_Recommendation__c"}, "Id": sf_id("Stepwise_Recommendation__c", next(self._ids)),
+               "Status__c": "New", "IsDeleted": False, "SystemModstamp": self.clock,
+               "LastModifiedById": self.integration_user_id, **fields}
+        self.records.setdefault("Stepwise_Recommendation__c", []).append(new)
+        self._by_external[("Stepwise_Recommendation__c", new["Stepwise_Id__c"])] = new
+        return new
 
     def _upsert_one(self, sobject: str, external_field: str, record: dict[str, Any]) -> dict[str, Any]:
         assert record["attributes"]["type"] == sobject
@@ -445,10 +517,10 @@ class FakeSalesforce:
         fields = dict(record)
         del fields["attributes"]
         if existing is not None:
-            existing.update(fields, SystemModstamp=self.clock)
+            existing.update(fields, SystemModstamp=self.clock, LastModifiedById=self.integration_user_id)
             return {"id": existing["Id"], "success": True, "errors": [], "created": False}
         new = {"attributes": {"type": sobject}, "Id": sf_id(sobject, next(self._ids)), "Status__c": "New",
-               "IsDeleted": False, "SystemModstamp": self.clock, **fields}
+               "IsDeleted": False, "SystemModstamp": self.clock, "LastModifiedById": self.integration_user_id, **fields}
         self.records.setdefault(sobject, []).append(new)
         self._by_external[(sobject, key)] = new
         return {"id": new["Id"], "success": True, "errors": [], "created": True}
@@ -566,12 +638,13 @@ def build_org(fake: FakeSalesforce, opportunities: int, *, accounts: int | None 
     return made
 
 
-def make_rec(rec_id: str, deal_id: str) -> Recommendation:
-    """A card on an opportunity, as a run writes it back."""
-    return Recommendation(
+def make_rec(rec_id: str, deal_id: str, *, action_id: str = "send_roi_calculator", as_of: str = "2026-03-01",
+             **changes: Any) -> Recommendation:
+    """A card on an opportunity, as a run writes it back (its card key: salesforce, the deal, the action)."""
+    return Recommendation(**{**dict(
         id=rec_id, source="salesforce", record_type="deal", record_id=deal_id, deal_id=deal_id,
-        account_id=None, lead_id=None, action_id="send_roi_calculator", category="content", title="Send the ROI calculator",
+        account_id=None, lead_id=None, action_id=action_id, category="content", title="Send the ROI calculator",
         score=81.5, factors=Factors(90, 60, 70, 100), urgency="HIGH", expected_impact="faster decision",
         why=("Budget came up 3 times.",), how=("Open the calculator.", "Send it."), offer={"max_discount_pct": 10},
         constraints=("Max discount 10%.",), best_before="2026-03-04", success_rate=None, alternatives=(), removed=(),
-        model_version="priors-1", as_of="2026-03-01")
+        model_version="priors-1", as_of=as_of), **changes})

@@ -1,15 +1,19 @@
 """A Recommendation as the fields of Stepwise_Recommendation__c (what the Lightning component shows).
 
 `FIELDS` is the single list of what Python writes; a test compares it with the
-object's metadata in cards/salesforce/ so the two cannot drift apart.  Status,
-dismiss reason and snooze date are the rep's: Python only ever writes Status
-"Expired" (a new record gets "New" from the picklist default), so a re-run never
-undoes an Accept or a Dismiss made in Salesforce.
+object's metadata in cards/salesforce/ so the two cannot drift apart.  One record per
+card (Stepwise_Id__c is the card key, without the day), updated in place.  Status,
+dismiss reason and snooze date are the rep's: Python writes Status only to expire a
+card no longer recommended, or to give a card that comes back (after it expired or
+after a dismissal's cool-down) a fresh "New"; a new record gets "New" from the picklist
+default.  So a re-run never undoes an Accept or a Dismiss made in Salesforce.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,10 +75,10 @@ REP_FIELDS: dict[str, FieldSpec] = {
 
 
 def to_fields(rec: Recommendation) -> dict[str, Any]:
-    """The record to upsert by Stepwise_Id__c.  Status is left out on purpose (see module doc)."""
+    """The record to upsert by Stepwise_Id__c (the card key).  Status is left out on purpose (see module doc)."""
     values: dict[str, Any] = {
         "Name": rec.title,
-        EXTERNAL_ID: rec.id,
+        EXTERNAL_ID: rec.card_key,
         # Lookups only when the id is a Salesforce id: a files-sourced run has no Opportunity to point at.
         "Opportunity__c": _sf_id(rec.deal_id),
         "Account__c": _sf_id(rec.account_id),
@@ -100,9 +104,35 @@ def to_fields(rec: Recommendation) -> dict[str, Any]:
     return {name: _fit(name, value) for name, value in values.items()}
 
 
-def expired_fields(rec_id: str) -> dict[str, Any]:
-    """What marks a recommendation that is no longer current: kept for the record, hidden from reps."""
-    return {EXTERNAL_ID: rec_id, "Status__c": "Expired"}
+def written_hash(fields: dict[str, Any]) -> str:
+    """What a card's record says, as far as the advice goes: the same advice on a new day is not a change.
+
+    Left out: As_Of__c (the day), Best_Before__c (the deadline stays the first day's while the advice is the
+    same; a card past it is written again, see writeback.py), the rep's fields.  Rounded: the score to whole
+    points.  The numbers in Why__c and Details__c (days since a touch, factor values) do not count: the card
+    says when it was written ("Updated …"), and a new reason or a new offer still changes the hash.  The
+    offer, constraints and how-to keep their numbers: a new discount ceiling is a new commitment.
+    """
+    content = {k: v for k, v in fields.items() if k not in ("As_Of__c", "Best_Before__c", "Status__c", *REP_FIELDS)}
+    content["Score__c"] = None if content.get("Score__c") is None else round(float(content["Score__c"]))
+    for name in ("Why__c", "Details__c"):
+        if isinstance(content.get(name), str):
+            content[name] = _NUMBER.sub("#", content[name])
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def expired_fields(key: str) -> dict[str, Any]:
+    """What marks a card that is no longer recommended: hidden from reps, deleted after the retention."""
+    return {EXTERNAL_ID: key, "Status__c": "Expired"}
+
+
+def fresh_status() -> dict[str, Any]:
+    """A card that comes back after it expired or was dismissed: a new answer from the rep, not the old one
+    (the old one stays in Stepwise's store)."""
+    return {"Status__c": "New", "Dismiss_Reason__c": None, "Snooze_Until__c": None}
 
 
 def task_fields(rec: Recommendation, owner_id: str | None = None) -> dict[str, Any] | None:

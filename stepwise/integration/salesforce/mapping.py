@@ -135,6 +135,9 @@ class SalesforceMapping:
     won_opportunities_as_orders: bool = True
     #: accepting a recommendation creates a Task for the rep (also STEPWISE_SALESFORCE_CREATE_TASKS)
     create_tasks: bool = False
+    #: an Expired card's record is deleted this many days after it stopped being recommended
+    #: (also STEPWISE_SALESFORCE_RETENTION_DAYS)
+    retention_days: int = 30
 
     def tables(self) -> set[str]:
         return {o.table for o in self.objects}
@@ -190,8 +193,18 @@ def parse_mapping(raw: Mapping[str, Any], origin: str = "mapping") -> Salesforce
         objects=tuple(objects), api_version=str(raw.get("api_version", "61.0")),
         overlap_seconds=int(raw.get("overlap_seconds", 300)), origin=origin, bulk_threshold=threshold,
         won_opportunities_as_orders=bool(raw.get("won_opportunities_as_orders", True)),
-        create_tasks=bool(raw.get("create_tasks", False)),
+        create_tasks=bool(raw.get("create_tasks", False)), retention_days=_retention(raw, origin),
     )
+
+
+def _retention(raw: Mapping[str, Any], origin: str) -> int:
+    try:
+        days = int(raw.get("retention_days", 30))
+    except (TypeError, ValueError):
+        days = -1
+    if days < 0:
+        raise ConnectorError(f"{origin}: retention_days must be a whole number of days (0 deletes on the next sync)")
+    return days
 
 
 def _child(item: Any, where: str) -> ChildMapping:

@@ -8,13 +8,15 @@ Minimum for a sync (N opportunities, one recommendation each written back):
           + 1 on a full sync                                        describeGlobal (which optional objects exist;
                                                                     remembered for incremental syncs)
           + 1                                                       reps' responses read back (Stepwise object)
-          + ⌈open cards / 2000⌉ (at least 1)                       which cards are still open (to expire)
-          + ⌈(N + expired) / 1000⌉                                  Composite writes (5 × 200 per call)
+          + ⌈cards in the org / 2000⌉ (at least 1), first sync only  the Stepwise object read once, to learn the org
+          + ⌈(cards changed + expired) / 1000⌉                      Composite writes (5 × 200 per call): only what
+                                                                    changed; the store knows what was written
 
 For the first sync the Opportunity part is ⌈N/2000⌉ and the writes ⌈N/1000⌉ — the issue's
 formula — plus one page for each related object and the describeGlobal.  An incremental sync
-asks each object once (queryAll: changes and deletions in the same call).  The test asserts
-the measured count is within 5 % of the minimum.
+asks each object once (queryAll: changes and deletions in the same call) and writes only the
+cards whose fields changed and the ones no longer recommended.  The test asserts the measured
+count is within 5 % of the minimum.
 
 Above `bulk_threshold` rows (default 50,000) an object is read through a Bulk API 2.0 query
 job instead: 1 create + p state polls + ⌈rows / page⌉ result pages (Salesforce sizes pages by
@@ -40,14 +42,16 @@ def pages(rows: int) -> int:
     return max(1, ceil(rows / 2000))
 
 
-def day_recs(opps, day: str):
-    return [rec(f"rec_{day}_{i:05d}", o["Id"]) for i, o in enumerate(opps)]
+def day_recs(opps, day: str, changed: frozenset[int] = frozenset(), dropped: frozenset[int] = frozenset()):
+    """One card per opportunity for `day`: the `changed` ones with a new score, the `dropped` ones not recommended."""
+    return [rec(f"rec_{day}_{i:05d}", o["Id"], as_of=f"2026-03-0{day[-1]}", **({"score": 64.0} if i in changed else {}))
+            for i, o in enumerate(opps) if i not in dropped]
 
 
 def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fake, client, sf_store, tmp_path):
     org = build_org(fake, N, accounts=RELATED["Account"], tasks=RELATED["Task"], events=RELATED["Event"],
                     leads=RELATED["Lead"])
-    connector = SalesforceConnector(client, mirror_dir=tmp_path / "mirror", write_backoff=0)
+    connector = SalesforceConnector(client, mirror_dir=tmp_path / "mirror", write_backoff=0, store=sf_store)
 
     # -- first sync: everything -----------------------------------------------------------
     data = sync(connector, sf_store)
@@ -57,10 +61,8 @@ def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fak
     minimum_first = (pages(N) + sum(pages(n) for n in RELATED.values())  # 5 + 10 query pages
                      + 1                                                 # describeGlobal
                      + 1                                                 # reps' responses
-                     + 1                                                 # open cards (none yet)
+                     + 1                                                 # the Stepwise object, read once (empty)
                      + ceil(N / 1000))                                   # 10 composite writes
-    assert minimum_first == 28
-    assert first == fake.calls["total"], "the connector's count and the org's disagree"
     assert first <= minimum_first * 1.05, f"first sync: {first} calls, minimum {minimum_first}"
 
     # -- next day: 1 % of the opportunities (and of the related records) changed -------------
@@ -73,15 +75,24 @@ def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fak
     assert connector.last_sync.mode == "incremental" and len(data.deals) == N
     assert (data.deals["stage"] == "negotiation").sum() == N // 100
     pulled = client.stats.calls - first
-    connector.push(day_recs(org["Opportunity"], "d2"))  # rescored daily: new ids, yesterday's expire
+    changed, dropped = frozenset(range(0, N, 100)), frozenset(range(50, N, 200))  # 100 new scores, 50 cards gone
+    connector.push(day_recs(org["Opportunity"], "d2", changed, dropped))
     incremental = client.stats.calls - first
     minimum_incremental = (len(RELATED) + 1   # one queryAll page per object
                            + 1                # reps' responses
-                           + pages(N)         # yesterday's open cards
-                           + ceil(2 * N / 1000))  # today's cards + yesterday's set to Expired
+                           + ceil((len(changed) + len(dropped)) / 1000))  # changed cards + the ones set to Expired
     assert pulled == len(RELATED) + 1 + 1
     assert incremental <= minimum_incremental * 1.05, f"incremental: {incremental} calls, minimum {minimum_incremental}"
-    assert connector.last_push.written == N and connector.last_push.expired == N
+    assert (connector.last_push.written, connector.last_push.expired) == (len(changed), len(dropped))
+    assert connector.last_push.unchanged == N - len(changed) - len(dropped)
+    assert len(fake.cards()) == N  # updated in place: still one record per card
+
+    # -- the same day again, nothing changed: nothing written ---------------------------------
+    before = client.stats.calls
+    sync(connector, sf_store)
+    connector.push(day_recs(org["Opportunity"], "d2", changed, dropped))
+    assert fake.calls["composite"] == ceil(N / 1000) + 1  # the first sync's writes and the incremental one only
+    assert client.stats.calls - before == len(RELATED) + 1 + 1  # the pull only
 
     print(f"\nAPI calls per 1,000 opportunities: first sync {first / (N / 1000):.1f} "
           f"({first} for {N:,}); incremental with 1% changed {incremental / (N / 1000):.1f} "

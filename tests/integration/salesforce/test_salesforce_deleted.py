@@ -17,9 +17,9 @@ def test_a_deleted_opportunitys_cards_expire_in_salesforce_and_in_the_store(fake
     org = build_org(fake, 3, leads=1)
     kept, gone = org["Opportunity"][0]["Id"], org["Opportunity"][1]["Id"]
     lead = org["Lead"][0]["Id"]
-    c = SalesforceConnector(client, mirror_dir=tmp_path / "m", write_backoff=0)
+    c = SalesforceConnector(client, mirror_dir=tmp_path / "m", write_backoff=0, store=sf_store)
     sync(c, sf_store)
-    today = [rec("rec_kept", kept), rec("rec_gone", gone), rec("rec_gone_snoozed", gone)]
+    today = [rec("rec_kept", kept), rec("rec_gone", gone), rec("rec_gone_snoozed", gone, action_id="book_demo")]
     run = sf_store.start_run("salesforce", "2026-03-01", "priors-1")
     sf_store.upsert_recommendations(run, today)
     sf_store.record_feedback("rec_gone_snoozed", "snoozed", user="rep", snooze_until="2026-03-09")
@@ -35,9 +35,9 @@ def test_a_deleted_opportunitys_cards_expire_in_salesforce_and_in_the_store(fake
     assert sf_store.get_recommendation("rec_gone").status == "expired"
     assert sf_store.get_recommendation("rec_gone_snoozed").status == "expired"
     assert sf_store.get_recommendation("rec_kept").status == "new"
-    c.push([rec("rec_kept", kept)])  # Salesforce: not current → Expired, never deleted
+    c.push([rec("rec_kept", kept)])  # Salesforce: not current → Expired (deleted only after the retention)
     status = {r[EXTERNAL_ID]: r["Status__c"] for r in fake.records[OBJECT]}
-    assert status == {"rec_kept": "New", "rec_gone": "Expired", "rec_gone_snoozed": "Expired"}
+    assert status == {today[0].card_key: "New", today[1].card_key: "Expired", today[2].card_key: "Expired"}
     assert sf_store.expire_deleted("salesforce", pulled.deleted) == 0  # idempotent
 
 

@@ -183,13 +183,13 @@ def test_pull_since_returns_only_the_changes(fake, client):
 def test_a_reps_response_in_salesforce_flows_into_the_feedback_store(fake, client, sf_store, tmp_path):
     org = build_org(fake, 1)
     deal_id = org["Opportunity"][0]["Id"]
+    a, b = rec("rec_a", deal_id), rec("rec_b", deal_id, action_id="book_demo")
     run = sf_store.start_run("salesforce", "2026-03-01", "priors-1")
-    sf_store.upsert_recommendations(run, [rec("rec_a", deal_id), rec("rec_b", deal_id)])
-    c = connector(client, tmp_path / "m")
-    c.push([rec("rec_a", deal_id), rec("rec_b", deal_id)])
-    sf = {r["Stepwise_Id__c"]: r for r in fake.records["Stepwise_Recommendation__c"]}
-    fake.touch(sf["rec_a"], stamp(2), Status__c="Dismissed", Dismiss_Reason__c="wrong_timing", LastModifiedById="005REP")
-    fake.touch(sf["rec_b"], stamp(2), Status__c="Snoozed", Snooze_Until__c="2026-03-09", LastModifiedById="005REP")
+    sf_store.upsert_recommendations(run, [a, b])
+    c = SalesforceConnector(client, mirror_dir=tmp_path / "m", write_backoff=0, store=sf_store)
+    c.push([a, b])
+    fake.answer(a.card_key, "Dismissed", reason="wrong_timing", stamp=stamp(2))
+    fake.answer(b.card_key, "Snoozed", until="2026-03-09", stamp=stamp(2))
     sync(c, sf_store)
     assert c.last_sync.feedback == 2
     assert sf_store.get_recommendation("rec_a").status == "dismissed"
@@ -197,6 +197,37 @@ def test_a_reps_response_in_salesforce_flows_into_the_feedback_store(fake, clien
     assert sf_store.get_recommendation("rec_b").status == "snoozed"
     sync(c, sf_store)  # the overlap window reads them again: recorded once
     assert c.last_sync.feedback == 0 and len(sf_store.feedback_for("rec_a")) == 1
+
+
+def test_an_answer_goes_to_the_recommendation_the_record_shows_today(fake, client, sf_store, tmp_path):
+    """The record is the card's, across days: a rep answering on day 2 answers day 2's recommendation."""
+    org = build_org(fake, 1)
+    deal_id = org["Opportunity"][0]["Id"]
+    day1, day2 = rec("rec_day1", deal_id), rec("rec_day2", deal_id, as_of="2026-03-02")
+    c = SalesforceConnector(client, mirror_dir=tmp_path / "m", write_backoff=0, store=sf_store)
+    for day, card in (("2026-03-01", day1), ("2026-03-02", day2)):
+        sf_store.upsert_recommendations(sf_store.start_run("salesforce", day, "priors-1"), [card])
+        sync(c, sf_store)
+        c.push([card], as_of=day)
+    assert len(fake.cards()) == 1 and c.last_push.written == 0  # the same fields: nothing written on day 2
+    fake.answer(day2.card_key, "Accepted", stamp=stamp(3))
+    sync(c, sf_store)
+    assert sf_store.get_recommendation("rec_day2").status == "accepted"
+    assert sf_store.get_recommendation("rec_day1").status == "new"
+
+
+def test_the_integration_users_own_writes_are_not_read_back_as_answers(fake, client, sf_store, tmp_path):
+    """Logged in as a user Stepwise knows: the answers query leaves out the records that user changed last."""
+    build_org(fake, 1)
+    c = SalesforceConnector(client, mirror_dir=tmp_path / "m", write_backoff=0, store=sf_store,
+                            integration_user="integration@example.com")
+    sync(c, sf_store)
+    assert sf_store.cursors("salesforce")["Stepwise_Recommendation__c:integration-user"] == fake.integration_user_id
+    sync(c, sf_store)  # the Id is kept with the cursors: asked once
+    answers = [x.request.url for x in fake.rsps.calls if "Status__c" in x.request.url and "query" in x.request.url]
+    users = [x.request.url for x in fake.rsps.calls if "FROM+User" in x.request.url or "FROM%20User" in x.request.url]
+    assert len(users) == 1 and len(answers) == 2
+    assert all("LastModifiedById" in u and "%21%3D" in u for u in answers)  # != the integration user
 
 
 def test_mapping_default_loads_and_builds_soql():
