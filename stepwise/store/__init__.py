@@ -9,11 +9,12 @@ from stepwise.store.core import Store
 from stepwise.store.database import Conflict, NotFound, StoreError, StoreUnavailable
 from stepwise.store.feedback import FEEDBACK_REASONS
 from stepwise.store.hubspot_state import HubSpotState
+from stepwise.store.llm_drafts import LLMDrafts
 from stepwise.store.models import ModelStore
 from stepwise.store.salesforce_cards import CardRow, SalesforceCards
 from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
-    "FEEDBACK_REASONS", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "ModelStore", "NotFound", "OAuthTokenRows",
+    "FEEDBACK_REASONS", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
     "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
 ]

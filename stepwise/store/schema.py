@@ -259,3 +259,24 @@ hubspot_oauth_tokens = Table(
     Column("scopes", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# -- what the LLM writer remembers between runs (llm_drafts.py) --------------------------------------
+
+llm_drafts = Table(
+    "llm_drafts", metadata,
+    Column("key", String(64), primary_key=True),   # sha256 of the recommendation, its approved facts, model, language
+    Column("rec_id", String(64), nullable=False),
+    Column("day", String(10), nullable=False),     # UTC day it was written: older ones are dropped
+    Column("model", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # used | rejected
+    Column("draft", JSON),                          # the filled draft, when used
+    Column("codes", JSON),                          # the allowlist's reason codes, when rejected
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_llm_drafts_day", "day"),
+)
+
+llm_budget = Table(
+    "llm_budget", metadata,
+    Column("day", String(10), primary_key=True),   # UTC day
+    Column("calls", Integer, nullable=False),      # model calls reserved that day (STEPWISE_LLM_BUDGET caps it)
+)
