@@ -15,10 +15,13 @@ def test_crm_calls_benchmark_runs_at_smoke_size():
     lines = run.stdout.strip().splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["crm", "size", "phase"])
     assert lines[header].split()[3:7] == ["calls", "minimum", "ratio", "seconds"]
-    rows = [line.split() for line in lines[header + 1:-1]]
+    rows = [line.split() for line in lines[header + 1:-1] if line.split()[1:2] == ["300"]]
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        ("salesforce", "300", "first"), ("salesforce", "300", "incr"),
-        ("hubspot", "300", "first"), ("hubspot", "300", "incr-echo"), ("hubspot", "300", "incr")]
+        ("salesforce", "300", "first"), ("salesforce", "300", "incr"), ("salesforce", "300", "same-day"),
+        ("salesforce", "300", "next-day"),
+        ("hubspot", "300", "first"), ("hubspot", "300", "incr-echo"), ("hubspot", "300", "incr"),
+        ("hubspot", "300", "same-day"), ("hubspot", "300", "next-day")]
+    assert "salesforce 300 opportunities: 300 Stepwise_Recommendation__c records" in run.stdout
     for crm, _size, phase, calls, minimum, ratio, *_ in rows:
         assert int(calls) >= int(minimum) > 0, (crm, phase, calls, minimum)
         assert float(ratio) <= 1.05, (crm, phase, ratio)

@@ -43,8 +43,8 @@ def pages(rows: int) -> int:
 
 
 def day_recs(opps, day: str, changed: frozenset[int] = frozenset(), dropped: frozenset[int] = frozenset()):
-    """One card per opportunity for `day`: the `changed` ones with a new score, the `dropped` ones not recommended."""
-    return [rec(f"rec_{day}_{i:05d}", o["Id"], as_of=f"2026-03-0{day[-1]}", **({"score": 64.0} if i in changed else {}))
+    """One card per opportunity for `day`: the `changed` ones less urgent, the `dropped` ones not recommended."""
+    return [rec(f"rec_{day}_{i:05d}", o["Id"], as_of=f"2026-03-0{day[-1]}", **({"urgency": "LOW"} if i in changed else {}))
             for i, o in enumerate(opps) if i not in dropped]
 
 
@@ -75,7 +75,7 @@ def test_a_sync_of_10000_opportunities_costs_within_5_percent_of_the_minimum(fak
     assert connector.last_sync.mode == "incremental" and len(data.deals) == N
     assert (data.deals["stage"] == "negotiation").sum() == N // 100
     pulled = client.stats.calls - first
-    changed, dropped = frozenset(range(0, N, 100)), frozenset(range(50, N, 200))  # 100 new scores, 50 cards gone
+    changed, dropped = frozenset(range(0, N, 100)), frozenset(range(50, N, 200))  # 100 cards less urgent, 50 gone
     connector.push(day_recs(org["Opportunity"], "d2", changed, dropped))
     incremental = client.stats.calls - first
     minimum_incremental = (len(RELATED) + 1   # one queryAll page per object

@@ -120,7 +120,7 @@ def test_only_the_changed_cards_are_written(fake, client, sf_store):
     c = connector(client, store=sf_store)
     c.push(recs(300))
     fake.upserts.clear()
-    changed = [rec(f"rec_{i:05d}", DEAL, action_id=f"action_{i:05d}", score=42.0) if i % 100 == 0 else r
+    changed = [rec(f"rec_{i:05d}", DEAL, action_id=f"action_{i:05d}", title="Send the ROI calculator today") if i % 100 == 0 else r
                for i, r in enumerate(recs(300))]
     c.push(changed)
     assert sorted(u[EXTERNAL_ID] for u in fake.upserts) == sorted(changed[i].card_key for i in (0, 100, 200))
@@ -149,7 +149,7 @@ def test_a_rerun_never_overwrites_the_reps_status(fake, client, sf_store):
     card = recs(1)
     c.push(card)
     fake.answer(card[0].card_key, "Dismissed", reason="wrong_timing")
-    c.push(recs(1, score=12.0))  # its fields changed: written, the status left alone
+    c.push(recs(1, urgency="LOW"))  # its fields changed: written, the status left alone
     assert status(fake) == {card[0].card_key: "Dismissed"}
     assert all("Status__c" not in r for r in fake.upserts)
 
