@@ -29,10 +29,10 @@ from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.logs import run_scope
-from stepwise.store import FanoutRun, RunChunks, Store
+from stepwise.store import FanoutRun, LLMDrafts, RunChunks, Store
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, in_run_order, pack, plan_chunks, split, unpack
 from stepwise.workers.intake import keep_cursors, take_in
-from stepwise.workers.narrate import Narrator, recent_notes
+from stepwise.workers.narrate import Narrator, add_llm_counts, llm_counts, recent_notes
 from stepwise.workers.quarantine import recommend_or_quarantine
 from stepwise.workers.run_models import engine_models, learned_models, predictors_from, stored_bundle
 
@@ -184,11 +184,16 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
     result, quarantined = recommend_or_quarantine(
         data, as_of, catalog, source=run.source, history=inputs.history, models=inputs.models,
         population=inputs.population, predictors=inputs.predictors)
+    llm: dict[str, Any] = {}
     if narrator is not None:
-        # The budget is per run: each chunk gets its share, the shares add up to it (a copy: the caller's
-        # narrator keeps the whole, for the next chunk in process).
-        share = replace(narrator, budget=narrator.budget // run.chunks + (chunk < narrator.budget % run.chunks))
+        # Each chunk gets its share of the budget, the shares add up to it (a copy: the caller's narrator keeps
+        # the whole, for the next chunk in process); the day's calls are reserved in the store, so the budget
+        # also holds across the day's runs.  Drafts are cached there, by recommendation and facts.
+        share = replace(narrator, budget=narrator.budget // run.chunks + (chunk < narrator.budget % run.chunks),
+                        stats=Counter(), drafts=narrator.drafts or LLMDrafts(store))
         result.recommendations = share.narrate(result.recommendations, recent_notes(data.table("activities"), as_of))
+        narrator.stats.update(share.stats)
+        llm = llm_counts(share.stats)
     if keep:
         store.upsert_recommendations(run.run_id, result.recommendations)
     log.log(progress, "chunk scored: %d records, %d recommendations, %d quarantined",
@@ -199,6 +204,7 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
         "removed_by_rule": result.stats["removed_by_rule"],
         "quarantined": [{"record": q.record, "error": q.error} for q in quarantined],
         "notes": result.notes,
+        "llm": llm,
     })
     return result, finishing
 
@@ -233,9 +239,11 @@ def run_counts(run: FanoutRun, results: list[dict[str, Any]], recs: list[Recomme
     """The run's counts (`stepwise status`, the runs API) from its settled chunks and its push."""
     done = [r["counts"] or {} for r in results if r["status"] == "done"]
     removed: Counter[str] = Counter()
+    llm: dict[str, Any] = {}
     for c in done:
         removed.update(c.get("removed_by_rule", {}))
-    return {
+        llm = add_llm_counts(llm, c.get("llm") or {})
+    counts = {
         "quarantined": [q for c in done for q in c.get("quarantined", [])],
         "pulled": run.pulled,
         "skipped_rows": run.skipped_rows,
@@ -249,6 +257,10 @@ def run_counts(run: FanoutRun, results: list[dict[str, Any]], recs: list[Recomme
         "chunks": {"total": len(results), "failed": sum(r["status"] == "failed" for r in results),
                    "redelivered": sum(r["attempts"] > 1 for r in results)},
     }
+    if llm:
+        # The LLM writer's drafts, when it ran: calls, used, cached, rejected by the allowlist's reason, over budget.
+        counts["llm"] = llm
+    return counts
 
 
 def _planned(chunks: RunChunks, run_id: str) -> FanoutRun:

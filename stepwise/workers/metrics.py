@@ -1,7 +1,8 @@
 """Task metrics for Prometheus, served by each worker when STEPWISE_WORKER_METRICS_PORT is set.
 
 Counted from Celery's signals, so every task is covered without touching it: tasks by name and
-outcome (succeeded, failed, retried), their durations, and the records the chunks scored.  A
+outcome (succeeded, failed, retried), their durations, and the records the chunks scored.  The LLM
+writer (workers/narrate.py) counts its drafts here too: used, cached, rejected by reason, over budget.  A
 prefork worker's pool processes write to PROMETHEUS_MULTIPROC_DIR (`stepwise worker` sets one
 up) and the worker's main process serves their sum; a solo worker serves its own registry.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 
 from celery import signals
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -20,7 +22,18 @@ log = logging.getLogger(__name__)
 TASKS = Counter("stepwise_tasks", "Celery tasks by name and outcome", ["task", "outcome"])
 SECONDS = Histogram("stepwise_task_seconds", "Celery task duration", ["task"],
                     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200))
+DRAFTS = Counter("stepwise_llm_drafts", "LLM writer outcomes; rejections by the allowlist's reason code",
+                 ["outcome", "reason"])
 _started: dict[str, float] = {}
+
+
+def count_drafts(stats: Mapping[str, int]) -> None:
+    """Add a narrate pass's outcomes (Narrator.stats keys: "used", "rejected:<code>", …)."""
+    for key, n in stats.items():
+        if n <= 0 or key in ("rejected", "notes_dropped", "calls"):
+            continue  # "rejected" is the sum of its reasons; the other two are not drafts
+        outcome, _, reason = key.partition(":")
+        DRAFTS.labels(outcome, reason).inc(n)
 
 
 @signals.task_prerun.connect
