@@ -1,4 +1,4 @@
-"""/dashboard: what sales leaders read — acceptance, dismissals, outcomes, rules, model."""
+"""/dashboard: what sales leaders read — acceptance, dismissals, outcomes, rules, model, the LLM writer."""
 
 from __future__ import annotations
 
@@ -46,6 +46,19 @@ BODY = """
   {% for o in ins.outcomes %}<tr><td>{{ o.response }}</td><td class="n">{{ o.deals }}</td><td class="n">{{ o.closed }}</td>
   <td class="n">{{ o.won }}</td><td class="n">{{ pct(o.win_rate) }}</td></tr>{% endfor %}</table></div>
  <div class="panel"><h2>Removed by the rules</h2><p class="hint">latest successful run of each source</p>{{ removed }}</div>
+ {% if llm %}<div class="panel"><h2>LLM drafts</h2>
+  <p class="hint">latest run of each source with the writer on: drafts on cards, and the drafts the allowlist
+  refused, by reason (a draft may have several)</p>
+  <table><tr><th>drafts</th><th class="n">cards</th></tr>
+  <tr><td>used (new)</td><td class="n">{{ llm.used }}</td></tr>
+  <tr><td>used (from the cache)</td><td class="n">{{ llm.cached }}</td></tr>
+  <tr><td>rejected</td><td class="n">{{ llm.rejected }}</td></tr>
+  <tr><td>rejected before (from the cache)</td><td class="n">{{ llm.cached_rejection }}</td></tr>
+  <tr><td>over the day's budget (template kept)</td><td class="n">{{ llm.over_budget }}</td></tr>
+  <tr><td>model failed (template kept)</td><td class="n">{{ llm.model_failed }}</td></tr>
+  <tr><td>model calls</td><td class="n">{{ llm.calls }}</td></tr>
+  <tr><td>CRM note lines dropped as instructions</td><td class="n">{{ llm.notes_dropped }}</td></tr></table>
+  {{ llm_reasons }}</div>{% endif %}
  <div class="panel"><h2>Runs and model version</h2>
   <table><tr><th>as of</th><th>source</th><th>status</th><th>model</th><th class="n">recommendations</th></tr>
   {% for r in ins.runs %}<tr><td>{{ r.as_of }}</td><td>{{ r.source }}</td><td>{{ r.status }}</td>
@@ -64,11 +77,35 @@ def _rate_rows(rates: list[Rate]) -> list[tuple[str, float, str]]:
     return [(r.key, r.acceptance or 0.0, f"{_pct(r.acceptance)} · {r.accepted}/{r.acted}") for r in rates]
 
 
+LLM_FIELDS = ("used", "cached", "rejected", "cached_rejection", "over_budget", "model_failed", "calls", "notes_dropped")
+
+
+def llm_drafts(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The writer's counts (fanout.run_counts' `llm`) of the latest succeeded run of each source that has them."""
+    seen: set[str] = set()
+    total: dict[str, Any] = dict.fromkeys(LLM_FIELDS, 0)
+    reasons: dict[str, int] = {}
+    for run in runs:  # newest first
+        counts = (run.get("counts") or {}).get("llm")
+        if run["status"] != "succeeded" or run["source"] in seen or not counts:
+            continue
+        seen.add(run["source"])
+        for key in LLM_FIELDS:
+            total[key] += int(counts.get(key, 0))
+        for reason, n in (counts.get("rejected_by_reason") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+    if not seen:
+        return None
+    total["by_reason"] = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return total
+
+
 def render(ins: Insights, source: str | None) -> Any:
     days = [d[5:] for d in ins.days]  # MM-DD: the year is in the header's run date
     series = [("all actions", [r.acceptance for r in ins.by_day])]
     series += [(cat, ys) for cat, ys in list(ins.by_day_category.items())[:6]]
     count_max = max(ins.reasons.values(), default=1)
+    llm = llm_drafts(ins.runs)
     return page(
         "Stepwise dashboard", BODY, ins=ins, source=source, pct=_pct, top=TOP_N,
         over_time=charts.line_chart("Acceptance rate over time", days, series),
@@ -85,6 +122,10 @@ def render(ins: Insights, source: str | None) -> Any:
              for o in ins.outcomes], max_value=1.0, bar_color=charts.PALETTE[3]),
         removed=charts.hbar_chart("Removed by rule", [(k, v, str(v)) for k, v in ins.removed_by_rule.items()],
                                   bar_color=charts.PALETTE[4]),
+        llm=llm,
+        llm_reasons=charts.hbar_chart("LLM drafts rejected by reason",
+                                      [(k, v, str(v)) for k, v in (llm or {}).get("by_reason", {}).items()],
+                                      bar_color=charts.PALETTE[2]) if llm else "",
     )
 
 
