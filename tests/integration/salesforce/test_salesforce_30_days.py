@@ -44,7 +44,8 @@ def test_thirty_daily_syncs_keep_the_object_flat(fake, client, sf_store, tmp_pat
                                                 for e in expired_by_day)
     # Not growing with the days: what is not an open card is the expiries of the last RETENTION days only.
     leftover = [c - o for c, o in zip(counts, open_cards)]
-    print(f"\nopen cards by day: {open_cards}\nexpired records by day: {leftover}")
+    print(f"\nopen cards by day: {open_cards}\nexpired records by day: {leftover}\n"
+          f"cards expired over the 30 days: {sum(expired_by_day.values())}")
     # One record per card per day would hold the sum of every day's cards by now (about 30 × the open cards).
     assert max(counts) < 2 * max(open_cards) < sum(open_cards) / 10, f"records by day: {counts}"
     retired_long_ago = sum(v for d, v in expired_by_day.items() if (start + timedelta(days=29) - d).days >= RETENTION)
