@@ -82,7 +82,7 @@ CONTRACT: dict[str, tuple[type, ...]] = {
     "score": NUMBER, "factors": (dict,), "urgency": (str,), "expected_impact": (str,), "why": (list,), "how": (list,),
     "offer": (dict,), "constraints": (list,), "best_before": (str,), "success_rate": (*NUMBER, type(None)),
     "alternatives": (list,), "removed": (list,), "model_version": (str,), "as_of": (str,), "rank": (int,),
-    "script": (str,), "status": (str,), "extra": (dict,),
+    "script": (str,), "status": (str,), "extra": (dict,), "card_key": (str,),
 }
 PRODUCT_ROLE = re.compile(r"replenishment|substitute for .+ \(out of stock\)|compatible with .+|often bought with .+"
                           r"|popular with similar customers")
@@ -148,6 +148,9 @@ def test_score_json_is_the_public_contract(sample_dir):
         assert set(rec["extra"]) <= EXTRA[rec["record_type"]]
         assert all(v is None or _is(v, NUMBER) for v in rec["extra"].values())
     assert len({rec["id"] for rec in recs}) == len(recs)
+    # One card per (record, action) a day: the card key names it without the day.
+    assert len({rec["card_key"] for rec in recs}) == len(recs) and all(re.fullmatch(r"card_[0-9a-f]{24}", rec["card_key"])
+                                                                       for rec in recs)
     per_record: dict[tuple, int] = {}
     for rec in recs:
         key = (rec["record_type"], rec["record_id"])
