@@ -132,6 +132,8 @@ def _schemas() -> dict[str, Any]:
                 "rank": {"type": "integer"}, "script": {"type": "string"}, "owner_id": nullable_str,
                 "status": {"type": "string", "enum": list(STATUSES)},
                 "extra": {"type": "object"},
+                "card_key": {"type": "string", "description": "the card across days (source, record, action): "
+                                                              "what a CRM keeps one record per; `id` is one day's"},
             },
         },
         "RecordRecommendations": {
