@@ -39,7 +39,7 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     catalog = load_catalog(settings.catalog, settings.rules, settings.templates)
     store = Store(settings.database_url)
     try:
-        connector = SalesforceConnector.from_settings(settings, mapping_path=mapping, full=full)
+        connector = SalesforceConnector.from_settings(settings, mapping_path=mapping, full=full, store=store)
         result = run_pipeline(connector, catalog, day, store=store, write_back=not no_write_back)
     finally:
         store.close()
@@ -48,8 +48,10 @@ def sync_salesforce(full: bool, as_of: str | None, no_write_back: bool, mapping:
     click.echo(f"{sync.mode} sync as of {day}: " + ", ".join(f"{n:,} {o}" for o, n in sync.rows.items())
                + f"; {deleted} deleted; {sync.skipped} rows skipped; {sync.feedback} rep responses read back"
                + (f"; Bulk API for {', '.join(sync.bulk_objects)}" if sync.bulk_objects else ""), err=True)
-    click.echo(f"{len(result.recommendations):,} recommendations; written {push.written:,}, expired {push.expired:,}, "
-               f"failed {len(push.failed)}; {connector.client.stats.summary()}", err=True)
+    click.echo(f"{len(result.recommendations):,} recommendations; cards written {push.written:,}, unchanged "
+               f"{push.unchanged:,}, expired {push.expired:,}, deleted after {connector.retention_days} days "
+               f"{push.deleted:,}" + (f", per-day records merged {push.merged:,}" if push.merged else "")
+               + f", failed {len(push.failed)}; {connector.client.stats.summary()}", err=True)
     for rec_id, error in push.failed[:10]:
         click.echo(f"  not written: {rec_id}: {error}", err=True)
     if push.failed:

@@ -76,6 +76,12 @@ def test_sync_command_pulls_scores_and_writes_back(fake, env):
     result = CliRunner().invoke(sync_group, ["salesforce", "--as-of", "2026-03-01"])
     assert result.exit_code == 0, result.output
     assert "full sync as of 2026-03-01" in result.output
+    cards = len(fake.cards())
+    assert cards > 0 and f"cards written {cards:,}," in result.output and "composite" in result.output
     again = CliRunner().invoke(sync_group, ["salesforce", "--as-of", "2026-03-02"])
     assert again.exit_code == 0, again.output
     assert "incremental sync as of 2026-03-02" in again.output
+    same_day = CliRunner().invoke(sync_group, ["salesforce", "--as-of", "2026-03-02"])
+    assert same_day.exit_code == 0, same_day.output
+    assert "cards written 0," in same_day.output and "composite" not in same_day.output  # no write call at all
+    assert len(fake.cards()) <= cards + len([r for r in fake.cards() if r["Status__c"] == "Expired"])
