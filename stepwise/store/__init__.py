@@ -4,6 +4,7 @@ Import from here: `from stepwise.store import Store`. The modules behind it are 
 schema.py holds every table, engine.py and database.py the connection, and one module per concern the SQL.
 """
 
+from stepwise.store.alert_log import AlertKey, AlertLog
 from stepwise.store.chunks import FanoutRun, RunChunks
 from stepwise.store.core import Store
 from stepwise.store.database import Conflict, NotFound, StoreError, StoreUnavailable
@@ -15,6 +16,6 @@ from stepwise.store.salesforce_cards import CardRow, SalesforceCards
 from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
-    "FEEDBACK_REASONS", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
+    "FEEDBACK_REASONS", "AlertKey", "AlertLog", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
     "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
 ]

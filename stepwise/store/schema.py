@@ -280,3 +280,29 @@ llm_budget = Table(
     Column("day", String(10), primary_key=True),   # UTC day
     Column("calls", Integer, nullable=False),      # model calls reserved that day (STEPWISE_LLM_BUDGET caps it)
 )
+
+
+# -- alerts sent to the reps' Slack or Teams webhooks (alert_log.py) ----------------------------------
+
+alert_log = Table(
+    "alert_log", metadata,
+    Column("card_key", String(64), primary_key=True),   # the card (its key across days)
+    Column("day", String(10), primary_key=True),        # the run's day: a card alerts at most once a day
+    Column("channel", String(200), primary_key=True),   # the webhook's name in STEPWISE_ALERTS_FILE, never its URL
+    Column("source", String(200), nullable=False),
+    Column("owner_id", String(200), nullable=False),
+    Column("rec_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),       # reserved | sent | failed
+    Column("attempts", Integer, nullable=False),        # sends started (a reservation retaken after a crash or a failure)
+    Column("reserved_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("error", String(500)),                       # the last failure, URL-free
+    Index("ix_alert_log_day", "day"),
+)
+
+alert_quota = Table(
+    "alert_quota", metadata,
+    Column("owner_id", String(200), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("reserved", Integer, nullable=False),        # alerts reserved for the rep that day (the daily cap bounds it)
+)
