@@ -291,7 +291,7 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
             repeat(model_version), repeat(day), [int(ranks[i]) for i in idx], script,
             [o if isinstance(o, str) else None for o in owners] if owners is not None else none, repeat("new"),
             _prediction_extras(rows, scope, m), email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"),
-            [card_key(source, RECORD_TYPE[scope], rid, action_id) for rid in rids])
+            [card_key(source, RECORD_TYPE[scope], rid, action_id) for rid in rids], none, repeat(""))
         for i, rec in zip(idx, built):
             out[i] = rec
     return out

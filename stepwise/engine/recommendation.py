@@ -106,6 +106,8 @@ class Recommendation:
     summary: str = ""  # ≤ 255 characters: what fits Salesforce's native Description field
     explained_by: str = "template"  # "template", or "llm:<model>" when a draft passed the guardrails
     card_key: str = ""  # the id without the day (card_key()): what a CRM keeps one record per
+    today_rank: int | None = None  # 1..N: the card's place in its owner's "Today" list that day; None: not in it
+    urgency_reason: str = ""  # why the card is HIGH or MEDIUM ("close date in 9 days"); empty when LOW
 
     def __post_init__(self) -> None:
         if not self.summary:
@@ -201,7 +203,7 @@ def _maker(cls: type) -> Callable[..., Any]:
 new_factors: Callable[[float, float, float, float], Factors] = _maker(Factors)
 new_alternative: Callable[[str, str, float, str], Alternative] = _maker(Alternative)
 new_removal: Callable[[str, str, str | None, str | None], Removal] = _maker(Removal)
-# Every field in order, `summary` and `card_key` included: pass what __post_init__ would fill in.
+# Every field in order, `summary`, `card_key`, `today_rank` and `urgency_reason` included: pass what __post_init__ would fill in.
 new_recommendation: Callable[..., Recommendation] = _maker(Recommendation)
 
 

@@ -134,6 +134,11 @@ def _schemas() -> dict[str, Any]:
                 "extra": {"type": "object"},
                 "card_key": {"type": "string", "description": "the card across days (source, record, action): "
                                                               "what a CRM keeps one record per; `id` is one day's"},
+                "today_rank": {"type": ["integer", "null"], "minimum": 1,
+                               "description": "the card's place in its owner's \"Today\" list that day; null: not in it"},
+                "urgency_reason": {"type": "string",
+                                   "description": "why the card is HIGH or MEDIUM (e.g. \"close date in 9 days\"); "
+                                                  "empty when LOW"},
             },
         },
         "RecordRecommendations": {

@@ -83,6 +83,7 @@ CONTRACT: dict[str, tuple[type, ...]] = {
     "offer": (dict,), "constraints": (list,), "best_before": (str,), "success_rate": (*NUMBER, type(None)),
     "alternatives": (list,), "removed": (list,), "model_version": (str,), "as_of": (str,), "rank": (int,),
     "script": (str,), "status": (str,), "extra": (dict,), "card_key": (str,),
+    "today_rank": (int, type(None)), "urgency_reason": (str,),
 }
 PRODUCT_ROLE = re.compile(r"replenishment|substitute for .+ \(out of stock\)|compatible with .+|often bought with .+"
                           r"|popular with similar customers")
@@ -130,8 +131,8 @@ def test_score_json_is_the_public_contract(sample_dir):
         for product in rec["offer"].get("products", []):
             assert set(product) == {"product_id", "name", "role", "margin_pct", "propensity"}
             assert PRODUCT_ROLE.fullmatch(product["role"]), product["role"]
-            # Not bounded by 1: on a history too thin to fit the product model its fixed blend stands in (1.01 here).
-            assert product["propensity"] is None or (_is(product["propensity"], NUMBER) and product["propensity"] >= 0)
+            # A chance: also where the history is too thin to fit the product model and its fixed blend stands in.
+            assert product["propensity"] is None or (_is(product["propensity"], NUMBER) and 0 <= product["propensity"] <= 1)
         if "max_discount_pct" in rec["offer"]:
             assert _is(rec["offer"]["max_discount_pct"], NUMBER)
         if "asset" in rec["offer"]:
