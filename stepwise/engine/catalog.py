@@ -7,7 +7,7 @@ problem; nothing in it is ever executed as code (see expressions.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stepwise.engine.expressions import Expression, ExpressionError, parse
+from stepwise.engine.holdout import HoldoutRules
+from stepwise.engine.outcomes import Families, OutcomeError, families
 from stepwise.engine.predictions import ACCOUNT_PREDICTIONS, DEAL_PREDICTIONS, LEAD_PREDICTIONS
 from stepwise.engine.recommendation import CATEGORIES
 from stepwise.engine.records import CONTENT_TYPES, OPEN_STAGES, TABLES
@@ -121,6 +123,7 @@ class Rules(_Strict):
     high_value_lead: float = Field(100_000, ge=0)
     delivery_promise_hours: int = Field(48, ge=0)
     weights: dict[str, float] = Field(default_factory=lambda: {"relevance": 0.4, "impact": 0.3, "urgency": 0.2, "feasibility": 0.1})
+    holdout: HoldoutRules = Field(default_factory=HoldoutRules)  # the randomised holdout (engine/holdout.py)
 
     @field_validator("weights")
     @classmethod
@@ -150,6 +153,12 @@ class Action:
 class Catalog:
     actions: tuple[Action, ...]
     rules: Rules
+    outcomes: dict[str, Any] | None = field(default=None, compare=False)  # the catalog's `outcomes:` section; None: the defaults
+
+    @cached_property
+    def families(self) -> Families:
+        """Each action's outcome family (engine/outcomes.py)."""
+        return families(self.outcomes, ((a.id, a.scope) for a in self.actions))
 
     @cached_property
     def _index(self) -> dict[str, Action]:
@@ -200,7 +209,12 @@ def load_catalog(catalog_path: Path | None = None, rules_path: Path | None = Non
         rules = Rules(**(raw_rules or {}))
     except (ValidationError, TypeError) as exc:
         raise CatalogError(f"{rules_where}: {_first_error(exc)}") from None
-    return Catalog(tuple(_build_actions(raw["actions"], where)), rules)
+    catalog = Catalog(tuple(_build_actions(raw["actions"], where)), rules, raw.get("outcomes"))
+    try:
+        catalog.families  # noqa: B018 — validated at load, like the actions
+    except OutcomeError as exc:
+        raise CatalogError(str(exc).replace("catalog:", f"{where}:", 1)) from None
+    return catalog
 
 
 def _with_templates(entries: list[Any], path: Path) -> list[Any]:
