@@ -65,6 +65,10 @@ FIELDS: dict[str, FieldSpec] = {
     "Model_Version__c": FieldSpec("Text", 100),
     "As_Of__c": FieldSpec("Date"),
     "Status__c": FieldSpec("Picklist", values=STATUS_VALUES),
+    # The rep's "Today" (the Home-page component reads these): whose list, which place, why it is urgent.
+    "Rep__c": FieldSpec("Lookup", reference_to="User"),
+    "Today_Rank__c": FieldSpec("Number"),
+    "Urgency_Reason__c": FieldSpec("Text", 255),
 }
 
 #: fields the rep (the component) writes and Python only reads back
@@ -100,6 +104,10 @@ def to_fields(rec: Recommendation) -> dict[str, Any]:
         "Rank__c": int(rec.rank),
         "Model_Version__c": rec.model_version,
         "As_Of__c": _date(rec.as_of),
+        # The integration user creates the records, so record ownership cannot say whose card it is.
+        "Rep__c": _user_id(rec.owner_id),
+        "Today_Rank__c": rec.today_rank,
+        "Urgency_Reason__c": rec.urgency_reason or None,
     }
     return {name: _fit(name, value) for name, value in values.items()}
 
@@ -108,7 +116,9 @@ def written_hash(fields: dict[str, Any]) -> str:
     """What a card's record says that a rep acts on: the same advice on a new day is not a change.
 
     Counted: the action, title, urgency, rank, why (its numbers aside: days since a touch grow daily, and the
-    card says when it was written, "Updated …"), how, offer, constraints, expected impact, success rate, model.
+    card says when it was written, "Updated …"), how, offer, constraints, expected impact, success rate, model,
+    the rep, the place in the rep's "Today" (a card entering or leaving the list is written) and the urgency
+    reason (its numbers aside too: "close date in 9 days" is the same reason a day later).
     Not counted: As_Of__c (the day), Best_Before__c (the deadline stays the first day's while the advice is
     the same; a card past it is written again, see writeback.py), Score__c and Details__c (the score, its
     factors and the runners-up drift a little every day; Stepwise's own card page always shows today's),
@@ -117,8 +127,9 @@ def written_hash(fields: dict[str, Any]) -> str:
     """
     content = {k: v for k, v in fields.items()
                if k not in ("As_Of__c", "Best_Before__c", "Score__c", "Details__c", "Status__c", *REP_FIELDS)}
-    if isinstance(content.get("Why__c"), str):
-        content["Why__c"] = _NUMBER.sub("#", content["Why__c"])
+    for name in ("Why__c", "Urgency_Reason__c"):
+        if isinstance(content.get(name), str):
+            content[name] = _NUMBER.sub("#", content[name])
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -157,8 +168,8 @@ def task_fields(rec: Recommendation, owner_id: str | None = None) -> dict[str, A
     if rec.urgency == "HIGH":
         fields["Priority"] = "High"
     fields["WhatId" if what else "WhoId"] = what or who
-    owner = _sf_id(owner_id or rec.owner_id)
-    if owner and owner.startswith("005"):  # a User (a queue cannot own a Task)
+    owner = _user_id(owner_id or rec.owner_id)
+    if owner:  # a queue cannot own a Task
         fields["OwnerId"] = owner
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -198,6 +209,12 @@ def _details(rec: Recommendation) -> dict[str, Any]:
 
 def _sf_id(value: str | None) -> str | None:
     return value if value and len(value) in (15, 18) and value.isalnum() else None
+
+
+def _user_id(value: str | None) -> str | None:
+    """A Salesforce User id (005…): an owner that is a queue (00G…) or not from Salesforce has no User to point at."""
+    user = _sf_id(value)
+    return user if user and user.startswith("005") else None
 
 
 def _date(value: str | None) -> str | None:

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from stepwise.integration.salesforce.fields import EXTERNAL_ID, FIELDS, OBJECT, REP_FIELDS, STATUS_VALUES, TASK_MARKER
+from stepwise.integration.salesforce.fake import make_rec
+from stepwise.integration.salesforce.fields import (
+    EXTERNAL_ID,
+    FIELDS,
+    OBJECT,
+    REP_FIELDS,
+    STATUS_VALUES,
+    TASK_MARKER,
+    to_fields,
+    written_hash,
+)
 
 PROJECT = Path(__file__).resolve().parents[3] / "cards" / "salesforce"
 SOURCE = PROJECT / "force-app" / "main" / "default"
@@ -119,3 +129,76 @@ def test_the_component_reads_only_fields_that_exist():
     meta = parse(SOURCE / "lwc" / "stepwiseRecommendations" / "stepwiseRecommendations.js-meta.xml")
     objects = {o.text for o in meta.findall("md:targetConfigs/md:targetConfig/md:objects/md:object", NS)}
     assert objects == {"Opportunity", "Account", "Lead"}
+
+
+DEAL = "006000000000001AAA"
+REP = "005000000000001AAA"
+
+
+def test_to_fields_sends_every_field_of_fields_but_the_reps_status():
+    # Status__c is the rep's once the card exists: Python sends it only to expire or revive a card.
+    assert set(to_fields(make_rec("rec_1", DEAL))) == set(FIELDS) - {"Status__c"}
+
+
+def test_the_rep_is_the_cards_owner_only_when_it_is_a_salesforce_user():
+    assert to_fields(make_rec("rec_1", DEAL, owner_id=REP))["Rep__c"] == REP
+    # A queue (00G…) owns no "Today"; a files-sourced owner id points at no Salesforce record.
+    assert to_fields(make_rec("rec_1", DEAL, owner_id="00G000000000001AAA"))["Rep__c"] is None
+    assert to_fields(make_rec("rec_1", DEAL, owner_id="rep-7"))["Rep__c"] is None
+    assert to_fields(make_rec("rec_1", DEAL))["Rep__c"] is None
+
+
+def test_today_rank_and_urgency_reason_are_written_as_the_card_has_them():
+    fields = to_fields(make_rec("rec_1", DEAL, owner_id=REP, today_rank=4, urgency_reason="close date in 9 days"))
+    assert (fields["Today_Rank__c"], fields["Urgency_Reason__c"]) == (4, "close date in 9 days")
+    fields = to_fields(make_rec("rec_1", DEAL, owner_id=REP))
+    assert (fields["Today_Rank__c"], fields["Urgency_Reason__c"]) == (None, None)  # not in Today, LOW
+    long = to_fields(make_rec("rec_1", DEAL, urgency_reason="x" * 400))["Urgency_Reason__c"]
+    assert len(long) == FIELDS["Urgency_Reason__c"].length  # cut, or Salesforce refuses the whole record
+
+
+def test_a_card_entering_leaving_or_moving_in_today_is_written_again():
+    def digest(**kw):
+        return written_hash(to_fields(make_rec("rec_1", DEAL, **{"owner_id": REP, **kw})))
+
+    outside = digest()
+    assert len({outside, digest(today_rank=1), digest(today_rank=2)}) == 3
+    assert digest(today_rank=2) == digest(today_rank=2)
+    assert digest(owner_id="005000000000002AAA") != outside, "a deal handed to another rep moves its card"
+
+
+def test_an_urgency_reason_whose_numbers_move_a_day_later_is_not_a_change():
+    def digest(reason):
+        return written_hash(to_fields(make_rec("rec_1", DEAL, today_rank=1, urgency_reason=reason)))
+
+    assert digest("close date in 9 days") == digest("close date in 8 days")
+    assert digest("close date in 9 days") != digest("contract ends in 9 days")
+
+
+def test_the_today_controller_reads_only_the_reps_open_cards_in_today_with_sharing():
+    apex = (SOURCE / "classes" / "StepwiseTodayController.cls").read_text()
+    assert "public with sharing class StepwiseTodayController" in apex
+    used = set(re.findall(r"\b(\w+__c)\b", apex)) - {OBJECT}
+    assert used <= set(deployed_fields()), f"Apex uses unknown fields: {used - set(deployed_fields())}"
+    query = " ".join(re.search(r"\[\s*(SELECT .*?)\]", apex, re.S).group(1).split())
+    for clause in ("Rep__c = :userId", "Today_Rank__c != null",
+                   "(Status__c = 'New' OR (Status__c = 'Snoozed' AND Snooze_Until__c <= :today))",
+                   "WITH USER_MODE", "ORDER BY Today_Rank__c ASC", "LIMIT :MAX_ITEMS"):
+        assert clause in query, clause
+    assert "UserInfo.getUserId()" in apex
+    test = (SOURCE / "classes" / "StepwiseTodayControllerTest.cls").read_text()
+    assert test.startswith("@IsTest") and test.count("Assert.") >= 8
+    ps = parse(SOURCE / "permissionsets" / "Stepwise_User.permissionset-meta.xml")
+    assert "StepwiseTodayController" in {text(c, "apexClass") for c in ps.findall("md:classAccesses", NS)}
+
+
+def test_the_today_component_goes_on_the_home_page_and_reads_only_fields_that_exist():
+    js = (SOURCE / "lwc" / "stepwiseToday" / "stepwiseToday.js").read_text()
+    used = set(re.findall(r"\b(\w+__[cr])\b", js)) - {OBJECT}
+    relationships = {f.removesuffix("__r") + "__c" for f in used if f.endswith("__r")}
+    assert used and ({f for f in used if f.endswith("__c")} | relationships) <= set(deployed_fields()) | {"Name"}
+    lookups = {name for name, spec in FIELDS.items() if spec.type == "Lookup"}
+    assert relationships <= lookups
+    meta = parse(SOURCE / "lwc" / "stepwiseToday" / "stepwiseToday.js-meta.xml")
+    assert text(meta, "isExposed") == "true"
+    assert {t.text for t in meta.findall("md:targets/md:target", NS)} == {"lightning__HomePage", "lightning__AppPage"}
