@@ -306,3 +306,75 @@ alert_quota = Table(
     Column("day", String(10), primary_key=True),
     Column("reserved", Integer, nullable=False),        # alerts reserved for the rep that day (the daily cap bounds it)
 )
+
+# -- the randomised holdout and the outcomes it is measured by (holdout.py; README, "Measured lift") --
+
+# The control cards: held back, kept "as if shown" (the shown ones are `recommendations` rows whose
+# payload carries the same mark in extra.holdout).  One row per card per day, keyed like a recommendation.
+holdout_cards = Table(
+    "holdout_cards", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(32)),
+    Column("source", String(200), nullable=False),
+    Column("card_key", String(64), nullable=False),
+    Column("record_type", String(16), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("deal_id", String(200)),
+    Column("account_id", String(200)),
+    Column("lead_id", String(200)),
+    Column("action_id", String(200), nullable=False),
+    Column("as_of", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("p_shown", Float, nullable=False),
+    Column("policy", String(200), nullable=False),
+    Column("family", String(64), nullable=False),
+    Column("outcomes", String(200), nullable=False),
+    Column("products", Text),  # the offered product ids, space-separated
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_holdout_cards_source_as_of", "source", "as_of"),
+)
+
+# One card in one assignment period, from the first day it was proposed that month; its outcomes are
+# read from the canonical tables on later runs until every outcome's window is over.
+holdout_units = Table(
+    "holdout_units", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("record_type", String(16), primary_key=True),
+    Column("record_id", String(200), primary_key=True),
+    Column("action_id", String(200), primary_key=True),
+    Column("period", String(16), primary_key=True),
+    Column("arm", String(16), nullable=False),          # shown | control | excluded
+    Column("first_day", String(32), nullable=False),
+    Column("deal_id", String(200)),
+    Column("account_id", String(200)),
+    Column("lead_id", String(200)),
+    Column("family", String(64), nullable=False),
+    Column("outcomes", String(200), nullable=False),    # "kind:days,…" as the catalog said on the first day
+    Column("p_shown", Float, nullable=False),
+    Column("policy", String(200), nullable=False),
+    Column("products", Text),
+    Column("events", Json),                             # {kind: first event day}
+    Column("open", Boolean, nullable=False),            # some outcome's window not over yet
+    Index("ix_holdout_units_open", "source", "open"),
+)
+
+# The stage (deals) and status (leads) each run saw, as change points: what "stage advance" and
+# "converted" are read from, with no new CSV column.
+record_stages = Table(
+    "record_stages", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("record_type", String(16), primary_key=True),
+    Column("record_id", String(200), primary_key=True),
+    Column("day", String(32), primary_key=True),
+    Column("stage", String(32), nullable=False),
+)
+
+# Per source: the last day the units were gathered and the outcomes read.
+holdout_progress = Table(
+    "holdout_progress", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("synced_through", String(32), nullable=False),
+    Column("checked_on", String(32), nullable=False),
+)
