@@ -9,6 +9,7 @@ from stepwise.store.chunks import FanoutRun, RunChunks
 from stepwise.store.core import Store
 from stepwise.store.database import Conflict, NotFound, StoreError, StoreUnavailable
 from stepwise.store.feedback import FEEDBACK_REASONS
+from stepwise.store.holdout import HoldoutLog
 from stepwise.store.hubspot_state import HubSpotState
 from stepwise.store.llm_drafts import LLMDrafts
 from stepwise.store.models import ModelStore
