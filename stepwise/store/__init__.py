@@ -17,6 +17,6 @@ from stepwise.store.salesforce_cards import CardRow, SalesforceCards
 from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
-    "FEEDBACK_REASONS", "AlertKey", "AlertLog", "CardRow", "Conflict", "FanoutRun", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
+    "FEEDBACK_REASONS", "AlertKey", "AlertLog", "CardRow", "Conflict", "FanoutRun", "HoldoutLog", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
     "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
 ]
