@@ -21,6 +21,14 @@ export function createApi(fetcher, baseUrl) {
       const path = `/api/v1/records/${encodeURIComponent(source)}/${recordType}/${encodeURIComponent(recordId)}/recommendations`;
       return request(path, { method: 'GET' }).then((body) => (body && body.recommendations) || []);
     },
+    today(owner) {
+      // The rep's "Today", first place first: { owner, as_of, items }.
+      return request(`/api/v1/reps/${encodeURIComponent(owner)}/today`, { method: 'GET' }).then((body) => ({
+        owner: (body && body.owner) || owner,
+        asOf: (body && body.as_of) || null,
+        items: (body && body.items) || [],
+      }));
+    },
     feedback(recommendationId, payload) {
       // One key per recommendation and answer: a double click or a retry is recorded once.
       return request(`/api/v1/recommendations/${encodeURIComponent(recommendationId)}/feedback`, {
