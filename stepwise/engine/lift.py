@@ -131,3 +131,63 @@ class Rate:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def report(units: Any, responses: Any = None) -> dict[str, Any]:
+    """The lift of every family's outcomes and overall (each family's headline outcome), and accepted vs
+    dismissed vs control, from the holdout units (store HoldoutLog.units) and the reps' responses.
+
+    Only matured units count: first day + window ≤ the last day outcomes were read."""
+    import pandas as pd
+
+    from stepwise.engine.outcomes import parse_outcomes
+
+    rows: list[dict[str, Any]] = []
+    for unit in units.itertuples(index=False):
+        if unit.arm not in ("shown", "control") or not isinstance(unit.checked_on, str):
+            continue
+        start = pd.Timestamp(unit.first_day)
+        for i, (kind, days) in enumerate(parse_outcomes(unit.outcomes)):
+            end = start + pd.Timedelta(days=days)
+            if end > pd.Timestamp(unit.checked_on):
+                continue
+            at = (unit.events or {}).get(kind)
+            rows.append({"source": unit.source, "record_type": unit.record_type, "record_id": unit.record_id,
+                         "action_id": unit.action_id, "period": unit.period, "arm": unit.arm, "family": unit.family,
+                         "kind": kind, "headline": i == 0, "start": start,
+                         "hit": at is not None and pd.Timestamp(at) <= end})
+    frame = pd.DataFrame(rows, columns=["source", "record_type", "record_id", "action_id", "period", "arm", "family",
+                                        "kind", "headline", "start", "hit"])
+    out: dict[str, Any] = {"families": [], "overall": None, "responses": []}
+    if frame.empty:
+        out["overall"] = compare("overall", "headline outcome", 0, 0, 0, 0).to_dict()
+        return out
+    for (family, kind), part in frame.groupby(["family", "kind"], sort=True):
+        out["families"].append(_compare(str(family), str(kind), part).to_dict())
+    out["overall"] = _compare("overall", "headline outcome", frame[frame["headline"]]).to_dict()
+    out["responses"] = _responses(frame[frame["headline"]], responses)
+    return out
+
+
+def _compare(family: str, kind: str, part: Any) -> Lift:
+    shown, control = part[part["arm"] == "shown"], part[part["arm"] == "control"]
+    span = (part["start"].max() - part["start"].min()).days / 7 + 1 / 7
+    return compare(family, kind, int(shown["hit"].sum()), len(shown), int(control["hit"].sum()), len(control),
+                   weeks_observed=span)
+
+
+def _responses(headline: Any, responses: Any) -> list[dict[str, Any]]:
+    """Was the rep right?  The headline outcome's rate among accepted, dismissed and unanswered shown
+    cards, against the control's (which no rep saw)."""
+    key = ["source", "record_type", "record_id", "action_id", "period"]
+    status = {}
+    if responses is not None and len(responses):
+        ranked = responses.assign(order=responses["status"].map({"accepted": 0, "dismissed": 1}))
+        status = ranked.sort_values("order").drop_duplicates(key).set_index(key)["status"].to_dict()
+    groups: dict[str, list[bool]] = {"accepted": [], "dismissed": [], "no response": [], "control": []}
+    for row in headline.itertuples(index=False):
+        if row.arm == "control":
+            groups["control"].append(bool(row.hit))
+        else:
+            groups[status.get(tuple(getattr(row, k) for k in key), "no response")].append(bool(row.hit))
+    return [Rate.of(name, sum(hits), len(hits)).to_dict() for name, hits in groups.items()]

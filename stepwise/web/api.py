@@ -25,7 +25,7 @@ from stepwise.web import guard
 from stepwise.web.auth import PORTAL_ID, Principal, portal_source
 from stepwise.web.metrics import count_feedback
 from stepwise.web.openapi import build_openapi
-from stepwise.workers import follow_up
+from stepwise.workers import follow_up, holdout
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -187,6 +187,20 @@ def _visible(rec_id: str) -> Recommendation:
     if rec is None or not _principal().may_see(rec.source):
         raise NotFound(f"no recommendation {rec_id!r}")
     return rec
+
+
+@bp.get("/lift")
+def lift() -> Any:
+    """The measured lift (workers/holdout.measured_lift); a HubSpot portal sees only its own source."""
+    source = _query_arg("source")
+    if source is not None and (not source or len(source) > 200 or "\x00" in source):
+        return error(400, "source must be 1–200 characters without NUL")
+    principal = _principal()
+    if source is None and principal.portal_id:
+        source = portal_source(principal.portal_id)
+    if source is not None and not principal.may_see(source):
+        return error(403, f"this HubSpot portal may only read source {portal_source(principal.portal_id or '')!r}")
+    return jsonify(holdout.measured_lift(_store(), source))
 
 
 @bp.get("/recommendations/<rec_id>")

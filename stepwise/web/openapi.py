@@ -190,6 +190,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["user"], "additionalProperties": False,
             "properties": {"user": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": USER}},
         },
+        **_lift_schemas(),
         "UndoResult": {
             "allOf": [_ref("FeedbackEvent"), {
                 "type": "object", "required": ["restored_status"],
@@ -266,6 +267,14 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("RecordRecommendations"), "The record's current recommendations."),
                           **_errors(400, 401, 403, 404)},
         }},
+        "/api/v1/lift": {"get": {
+            "operationId": "measuredLift",
+            "summary": "What the cards cause: outcome rate of shown vs held-out (control) cards per action family and "
+                       "overall, with 95 % intervals, or 'not enough data yet' (README, \"Measured lift\").",
+            "parameters": [{"name": "source", "in": "query", "required": False, "description": "Only this source.",
+                            "schema": {"type": "string", "pattern": NON_EMPTY_NO_NUL, "maxLength": 200}}, _PORTAL_ID],
+            "responses": {"200": _json(_ref("LiftReport"), "The lift so far."), **_errors(400, 401, 403)},
+        }},
         "/api/v1/recommendations/{rec_id}": {"get": {
             "operationId": "getRecommendation", "summary": "One recommendation with its feedback events.",
             "parameters": [_REC_ID, _PORTAL_ID],
@@ -311,6 +320,35 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _html("The cards."),
                           "303": {"description": "`?token=` exchanged for a session cookie; redirect without it."},
                           **_errors(400, 401, 404)},
+        }},
+    }
+
+
+def _lift_schemas() -> dict[str, Any]:
+    num = {"type": ["number", "null"]}
+    lift_props = {
+        "family": {"type": "string"}, "outcome": {"type": "string"},
+        "n_shown": {"type": "integer"}, "x_shown": {"type": "integer"},
+        "n_control": {"type": "integer"}, "x_control": {"type": "integer"},
+        "enough": {"type": "boolean", "description": "false: too few matured cards to say anything yet"},
+        "weeks_more": {"type": ["integer", "null"], "description": "about how many more weeks at this volume"},
+        "rate_shown": num, "rate_control": num,
+        "lift": {**num, "description": "rate_shown − rate_control"},
+        "low": {**num, "description": "95 % interval (Newcombe hybrid score)"}, "high": num,
+        "relative": {**num, "description": "rate_shown / rate_control − 1"}, "relative_low": num, "relative_high": num,
+        "message": {"type": "string"},
+    }
+    rate_props = {"group": {"type": "string", "enum": ["accepted", "dismissed", "no response", "control"]},
+                  "n": {"type": "integer"}, "x": {"type": "integer"}, "rate": num, "low": num, "high": num}
+    return {
+        "Lift": {"type": "object", "required": list(lift_props), "properties": lift_props},
+        "OutcomeRate": {"type": "object", "required": list(rate_props), "properties": rate_props},
+        "LiftReport": {"type": "object", "required": ["source", "overall", "families", "responses"], "properties": {
+            "source": {"type": ["string", "null"]},
+            "overall": _ref("Lift"),
+            "families": {"type": "array", "items": _ref("Lift")},
+            "responses": {"type": "array", "items": _ref("OutcomeRate"),
+                          "description": "headline outcome rate of accepted, dismissed, unanswered and control cards"},
         }},
     }
 

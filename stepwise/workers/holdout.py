@@ -89,3 +89,14 @@ def _changes(frame: pd.DataFrame, per_kind: pd.DataFrame) -> list[dict[str, Any]
             out.append({"record_type": unit.record_type, "record_id": unit.record_id, "action_id": unit.action_id,
                         "period": unit.period, "events": events, "open": is_open, "products": unit.products})
     return out
+
+
+def measured_lift(store: Store, source: str | None = None) -> dict[str, Any]:
+    """The lift report (engine/lift.report) on what the store has measured so far: for the CLI, the API
+    and the dashboard."""
+    from stepwise.engine import lift
+
+    log_ = HoldoutLog(store)
+    out = lift.report(log_.units(source), log_.responses(source))
+    out["source"] = source
+    return out
