@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     llm_budget: int = Field(200, ge=0, validation_alias="STEPWISE_LLM_BUDGET")
     llm_timeout_seconds: float = Field(20.0, gt=0, validation_alias="STEPWISE_LLM_TIMEOUT")
 
+    # Slack/Teams alerts for the day's urgent actions (README "Alerts"): off unless this file is set.
+    alerts_file: Path | None = Field(None, validation_alias="STEPWISE_ALERTS_FILE")
+    # Where people reach this service (https://stepwise.example.com): links to a card page in alerts.
+    public_url: str | None = Field(None, validation_alias="STEPWISE_PUBLIC_URL")
+
     hubspot_access_token: SecretStr | None = Field(None, validation_alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_client_id: str | None = Field(None, validation_alias=AliasChoices("HUBSPOT_CLIENT_ID"))
     hubspot_client_secret: SecretStr | None = Field(None, validation_alias="HUBSPOT_CLIENT_SECRET")
@@ -105,6 +110,15 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// or rediss:// URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL, e.g. https://stepwise.example.com")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod

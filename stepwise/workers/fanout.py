@@ -30,7 +30,9 @@ from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.logs import run_scope
 from stepwise.store import FanoutRun, LLMDrafts, RunChunks, Store
+from stepwise.workers.alerts import alert_run
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, in_run_order, pack, plan_chunks, split, unpack
+from stepwise.workers.holdout import hold_back, track_outcomes
 from stepwise.workers.intake import keep_cursors, take_in
 from stepwise.workers.narrate import Narrator, add_llm_counts, llm_counts, recent_notes
 from stepwise.workers.quarantine import recommend_or_quarantine
@@ -155,6 +157,8 @@ def _plan(source: str, data: CanonicalData, spec: str, as_of: str | pd.Timestamp
                 # Outcomes feed the dashboard's "accepted vs dismissed vs not shown" win rates.
                 store.upsert_deal_outcomes(source, deals[["deal_id", "stage", "is_closed", "is_won"]]
                                            .to_dict("records"))
+                # The holdout's outcomes are read from this pull, out of time (README, "Measured lift").
+                log.debug("holdout: %s", track_outcomes(store, source, data, day))
             chunking = plan_chunks(data, chunk_size)
             parts = split(data, chunking) if chunking.chunks > 1 else [data]  # one chunk: the whole pull, uncopied
             predictors = predictors_from(bundle, data, as_of)
@@ -184,6 +188,8 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
     result, quarantined = recommend_or_quarantine(
         data, as_of, catalog, source=run.source, history=inputs.history, models=inputs.models,
         population=inputs.population, predictors=inputs.predictors)
+    if keep:  # control cards are stored apart and never narrated, pushed, listed or alerted
+        result.recommendations = hold_back(result.recommendations, catalog, store, run.run_id)
     llm: dict[str, Any] = {}
     if narrator is not None:
         # Each chunk gets its share of the budget, the shares add up to it (a copy: the caller's narrator keeps
@@ -220,6 +226,7 @@ def _finish(chunks: RunChunks, run: FanoutRun, connector: Connector | None, stor
     if run.write_back and connector is not None:
         pushed = connector.push(recs, as_of=str(run.as_of)[:10])
     counts = run_counts(run, results, recs, pushed)
+    counts.update(alert_run(run, recs, connector, store))  # after the write-back: never fails the run
     error = "; ".join(f"chunk {r['chunk']}: {r['error']}" for r in failed)[:4000] or None
     store.finish_run(run.run_id, counts, status="failed" if failed else "succeeded", error=error)
     chunks.drop_predictors(run.run_id)
