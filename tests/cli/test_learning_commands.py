@@ -67,7 +67,7 @@ def _assert_the_predict_contract(out: dict, company: Path) -> None:
     products = {p["product_id"] for p in _csv(company, "products")}
     for item in out["account_products"]:
         # Not bounded by 1: on a history too thin to fit the product model its fixed blend stands in.
-        assert item["account_id"] in ordering and item["product_id"] in products and item["propensity"] >= 0
+        assert item["account_id"] in ordering and item["product_id"] in products and 0 <= item["propensity"] <= 1
         assert (item["bought_with"] in products) if item["kind"] == "cross_sell" else item["bought_with"] is None
 
 

@@ -301,7 +301,8 @@ class _Scorer:
         if len(X) == 0:
             return np.zeros(0)
         if self.pipeline_ is None:
-            return sum(w * X[f].fillna(0).to_numpy(dtype=float) for f, w in self.fallback.items())
+            # The blend stands in for a chance (the cards and `stepwise predict` print it as one): kept in [0, 1].
+            return np.clip(sum(w * X[f].fillna(0).to_numpy(dtype=float) for f, w in self.fallback.items()), 0.0, 1.0)
         with threadpool_limits(limits=1):
             return self.pipeline_.predict_proba(X[self.features].fillna(0).to_numpy(dtype=float))[:, 1]
 
