@@ -378,3 +378,17 @@ holdout_progress = Table(
     Column("synced_through", String(32), nullable=False),
     Column("checked_on", String(32), nullable=False),
 )
+
+# -- each rep's "Today" list (today.py; engine/today.py chooses it) --------------------------------------
+
+today_lists = Table(
+    "today_lists", metadata,
+    Column("source", String(200), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("owner_id", String(200), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("card_key", String(64), nullable=False),
+    Column("recommendation_id", String(64), nullable=False),
+    Column("value", Float, nullable=False),   # what the card was listed with: a re-sync compares against it
+    Column("urgency", String(16), nullable=False),
+)
