@@ -73,41 +73,57 @@ def _mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_message(alert: Alert) -> dict[str, Any]:
-    fallback = _mrkdwn(f"🔴 Urgent: {alert.title} — {alert.reason}")
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn",
-                                     "text": f"*🔴 {_mrkdwn(alert.title)}*\n{_mrkdwn(alert.reason)}"[:3000]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(
-            f"{alert.record} · best before {alert.best_before} · Stepwise")[:3000]}]},
-    ]
-    if alert.link:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "text": {"type": "plain_text", "text": "Open the record"}, "url": alert.link}]})
-        fallback += f" <{alert.link}|Open>"
+def slack_message(alerts: list[Alert]) -> dict[str, Any]:
+    """One message for a rep's alerts of a run: `text` is what the notification shows, `blocks` the message."""
+    first = alerts[0]
+    if len(alerts) == 1:
+        fallback = _mrkdwn(f"🔴 Urgent: {first.title} — {first.reason}") + (f" <{first.link}|Open>" if first.link else "")
+        blocks: list[dict[str, Any]] = []
+    else:
+        fallback = _mrkdwn(f"🔴 {len(alerts)} urgent actions today: " + "; ".join(a.title for a in alerts))[:3000]
+        blocks = [{"type": "header", "text": {"type": "plain_text", "text": f"🔴 {len(alerts)} urgent actions today"}}]
+    for alert in alerts:
+        section: dict[str, Any] = {"type": "section", "text": {
+            "type": "mrkdwn", "text": f"*🔴 {_mrkdwn(alert.title)}*\n{_mrkdwn(alert.reason)}"[:3000]}}
+        if alert.link:
+            section["accessory"] = {"type": "button", "text": {"type": "plain_text", "text": "Open the record"},
+                                    "url": alert.link}
+        blocks += [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(
+            f"{alert.record} · best before {alert.best_before} · Stepwise")[:3000]}]}]
     return {"text": fallback, "blocks": blocks}
 
 
-def teams_message(alert: Alert) -> dict[str, Any]:
-    card: dict[str, Any] = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": [
+def teams_message(alerts: list[Alert]) -> dict[str, Any]:
+    """A Workflows webhook message: one Adaptive Card, one container per alert."""
+    body: list[dict[str, Any]] = []
+    if len(alerts) > 1:
+        body.append({"type": "TextBlock", "text": f"🔴 {len(alerts)} urgent actions today", "weight": "Bolder",
+                     "size": "Large", "wrap": True})
+    for alert in alerts:
+        items: list[dict[str, Any]] = [
             {"type": "TextBlock", "text": f"🔴 {alert.title}", "weight": "Bolder", "size": "Medium",
              "color": "Attention", "wrap": True},
             {"type": "TextBlock", "text": alert.reason, "wrap": True},
             {"type": "FactSet", "facts": [{"title": "Record", "value": alert.record},
                                           {"title": "Best before", "value": alert.best_before}]},
-        ],
-    }
-    if alert.link:
-        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the record", "url": alert.link}]
+        ]
+        if alert.link:
+            items.append({"type": "ActionSet", "actions": [
+                {"type": "Action.OpenUrl", "title": "Open the record", "url": alert.link}]})
+        body.append({"type": "Container", "separator": len(body) > 0, "items": items})
+    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "version": "1.4", "body": body}
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}]}
 
 
-def message_for(kind: Kind, alert: Alert) -> dict[str, Any]:
-    return slack_message(alert) if kind == "slack" else teams_message(alert)
+#: alerts in one message at most: Slack takes 50 blocks (a header and two per alert)
+MAX_PER_MESSAGE = 10
+
+
+def messages_for(kind: Kind, alerts: list[Alert]) -> list[dict[str, Any]]:
+    """The messages that carry `alerts`, in order, at most MAX_PER_MESSAGE alerts each."""
+    build = slack_message if kind == "slack" else teams_message
+    return [build(alerts[i:i + MAX_PER_MESSAGE]) for i in range(0, len(alerts), MAX_PER_MESSAGE)]
 
 
 # -- the POST -----------------------------------------------------------------------------------

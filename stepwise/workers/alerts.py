@@ -4,9 +4,11 @@ Off unless STEPWISE_ALERTS_FILE is set.  Only HIGH cards still open ("new") with
 the file names; each rep's best first ("Today" order when it exists, then score), at most
 `max_per_rep_per_day` a day, each card once a day per channel: the sent-log (store/alert_log.py)
 reserves an alert before it is sent, so re-syncs, chunks, workers and processes never send it twice.
+A rep's alerts of one run go out as one message (a short digest), not one message each.
 
-Never fails the run: a webhook that keeps failing is logged and counted (`counts["alerts"]`), and the
-rest of that webhook's alerts wait for the next run (unreserved) instead of each paying the retries.
+Never fails the run: a webhook that keeps failing is logged and counted (`counts["alerts"]`); its
+alerts are taken over by the next run, and its other reps' alerts wait for it (unreserved) instead
+of each paying the retries again.
 
 Here rather than in integration/: deciding who is told what, once, under a cap, is part of the run
 (workers); the HTTP to Slack and Teams is integration/webhooks.py, the sent-log store/alert_log.py.
@@ -24,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from stepwise.engine.recommendation import Recommendation
-from stepwise.integration.webhooks import Alert, WebhookError, WebhookSender, message_for
+from stepwise.integration.webhooks import MAX_PER_MESSAGE, Alert, WebhookError, WebhookSender, messages_for
 from stepwise.settings import Settings, get_settings
 from stepwise.store import AlertKey, AlertLog, FanoutRun, Store
 from stepwise.workers.alerts_config import AlertsConfig, AlertsConfigError, load_alerts_config
@@ -79,29 +81,39 @@ def _alert(source: str, day: str, recs: list[Recommendation], connector: Any, st
         if webhook is None:
             counts["no_webhook"] += len(mine)
             continue
+        if webhook.name in down:
+            counts["waiting_for_webhook"] += len(mine)  # not reserved: the next run tries
+            continue
+        ours: list[tuple[AlertKey, Recommendation]] = []
         for i, rec in enumerate(mine):
-            if webhook.name in down:
-                counts["waiting_for_webhook"] += 1  # not reserved: the next run tries
-                continue
             key = AlertKey(rec.card_key or rec.id, day, webhook.name)
-            taken = sent_log.take(key, source=source, owner_id=owner, rec_id=rec.id,
-                                  cap=config.max_per_rep_per_day)
+            taken = sent_log.take(key, source=source, owner_id=owner, rec_id=rec.id, cap=config.max_per_rep_per_day)
             if taken == "over_cap":
                 counts["skipped_over_cap"] += len(mine) - i
                 break
             if taken == "done":
                 counts["already_sent"] += 1
-                continue
+            else:
+                ours.append((key, rec))
+        # One message per rep and run (up to MAX_PER_MESSAGE alerts each): a channel is told once, not N times.
+        alerts = [_alert_of(rec, config, settings, connector) for _, rec in ours]
+        for n, message in enumerate(messages_for(webhook.kind, alerts)):
+            batch = ours[n * MAX_PER_MESSAGE:(n + 1) * MAX_PER_MESSAGE]
             try:
-                sender.send(webhook, message_for(webhook.kind, _alert_of(rec, config, settings, connector)))
+                sender.send(webhook, message)
             except WebhookError as exc:
-                sent_log.failed(key, str(exc))
-                counts["failed"] += 1
+                # This batch and any after it: reserved, unsent, taken over by the next run.
+                unsent = ours[n * MAX_PER_MESSAGE:]
+                for key, _ in unsent:
+                    sent_log.failed(key, str(exc))
+                counts["failed"] += len(unsent)
                 down.add(webhook.name)
                 log.warning("alerts: %s", exc)
-                continue
-            sent_log.sent(key)
-            counts["sent"] += 1
+                break
+            for key, _ in batch:
+                sent_log.sent(key)
+            counts["sent"] += len(batch)
+            counts["messages"] += 1
     sent_log.forget_before((date.fromisoformat(str(day)[:10]) - timedelta(days=KEEP_DAYS)).isoformat())
     log.info("alerts: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
     return dict(counts)
