@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:  # catalog.py imports this module for the rules' `holdout` section
-    from stepwise.engine.catalog import Catalog
+if TYPE_CHECKING:
     from stepwise.engine.recommendation import Recommendation
 
 ARMS = ("shown", "control", "excluded")
@@ -56,8 +55,8 @@ def propensity_shown(arm: str, rules: HoldoutRules) -> float:
     return 1.0 if arm == "excluded" else 1.0 - rules.share
 
 
-def policy_version(catalog: Catalog, model_version: str) -> str:
-    """The model and a fingerprint of the catalog and rules that chose the cards: what a future policy is
+def policy_version(catalog: Any, model_version: str) -> str:
+    """`catalog`: an engine.catalog.Catalog (not imported: catalog.py imports this module).  The model and a fingerprint of the catalog and rules that chose the cards: what a future policy is
     compared against."""
     spec = json.dumps([[a.spec.model_dump(mode="json") for a in catalog.actions],
                        catalog.rules.model_dump(mode="json")], sort_keys=True, default=str)

@@ -128,3 +128,40 @@ def column_pairs(
         body.append(f'<rect x="{left + plot_w + 14}" y="{ly - 8}" width="10" height="10" rx="2" fill="{color}"/>')
         body.append(_text(left + plot_w + 30, ly + 1, name, size=11))
     return _svg(width, height, title, body)
+
+
+def interval_chart(
+    title: str, rows: Sequence[tuple[str, float | None, float | None, float | None, str]],
+    *, width: int = 620, label_width: int = 190,
+) -> Markup:
+    """Estimates with their 95 % intervals around a zero line: (label, estimate, low, high, caption).
+    A row without an estimate shows only its caption (e.g. "not enough data yet")."""
+    row_h, top, axis_h = 26, 8, 22
+    height = top + row_h * max(len(rows), 1) + axis_h
+    plot_w = width - label_width - 170
+    bounds = [abs(v) for _, e, lo, hi, _ in rows for v in (e, lo, hi) if v is not None]
+    reach = max(bounds, default=0.1) * 1.1 or 0.1
+    zero = label_width + plot_w / 2
+
+    def x_at(value: float) -> float:
+        return zero + plot_w / 2 * max(-1.0, min(1.0, value / reach))
+
+    body = [f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{height - axis_h}" stroke="{MUTED}" '
+            'stroke-dasharray="3 3"/>']
+    for frac in (-1, -0.5, 0, 0.5, 1):
+        body.append(_text(x_at(frac * reach), height - 6, f"{frac * reach:+.0%}" if frac else "0",
+                          anchor="middle", fill=MUTED, size=10))
+    if not rows:
+        body.append(_text(width / 2, top + 16, "no data yet", anchor="middle", fill=MUTED))
+    for i, (label, estimate, low, high, caption) in enumerate(rows):
+        y = top + i * row_h + row_h / 2
+        short = label if len(label) <= 26 else label[:25] + "…"
+        body.append(_text(label_width - 8, y + 4, short, anchor="end", weight="bold" if i == len(rows) - 1 else "normal"))
+        if estimate is not None and low is not None and high is not None:
+            color = PALETTE[1] if low > 0 else PALETTE[2] if high < 0 else PALETTE[0]
+            body.append(f'<line x1="{x_at(low):.1f}" x2="{x_at(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+                        f'stroke="{color}" stroke-width="3" stroke-linecap="round"/>')
+            body.append(f'<circle cx="{x_at(estimate):.1f}" cy="{y:.1f}" r="5" fill="{color}"/>')
+        body.append(_text(label_width + plot_w + 10, y + 4, caption, fill=INK if estimate is not None else MUTED,
+                          size=11))
+    return _svg(width, height, title, body)

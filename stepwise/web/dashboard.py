@@ -10,6 +10,7 @@ from stepwise.web import charts, guard
 from stepwise.web.api import STORE, error
 from stepwise.web.insights import Insights, Rate, collect
 from stepwise.web.layout import page
+from stepwise.workers import holdout
 
 bp = Blueprint("dashboard", __name__)
 guard.protect_pages(bp)
@@ -45,6 +46,16 @@ BODY = """
   <th class="n">won</th><th class="n">win rate</th></tr>
   {% for o in ins.outcomes %}<tr><td>{{ o.response }}</td><td class="n">{{ o.deals }}</td><td class="n">{{ o.closed }}</td>
   <td class="n">{{ o.won }}</td><td class="n">{{ pct(o.win_rate) }}</td></tr>{% endfor %}</table></div>
+ <div class="panel"><h2>Measured lift: what the cards caused</h2>
+  <p class="hint">outcome rate of shown cards minus held-out (control) cards, with 95 % intervals; green: the
+  interval is above 0. Only cards whose outcome window is over count (README, "Measured lift").</p>{{ lift_chart }}
+  <table><tr><th>family · outcome</th><th>shown</th><th>control</th><th>lift (95 % interval)</th></tr>
+  {% for l in lift.families + [lift.overall] %}<tr><td>{{ l.family }} · {{ l.outcome }}</td>
+  <td class="n">{{ l.x_shown }}/{{ l.n_shown }}</td><td class="n">{{ l.x_control }}/{{ l.n_control }}</td>
+  <td>{{ l.message if not l.enough else "%+.1f pp (%+.1f to %+.1f)"|format(100 * l.lift, 100 * l.low, 100 * l.high) }}</td></tr>{% endfor %}
+  </table>
+  <p class="hint">Was the rep right? headline outcome rate by what the rep did, against the control no rep saw</p>
+  {{ response_chart }}</div>
  <div class="panel"><h2>Removed by the rules</h2><p class="hint">latest successful run of each source</p>{{ removed }}</div>
  {% if llm %}<div class="panel"><h2>LLM drafts</h2>
   <p class="hint">latest run of each source with the writer on: drafts on cards, and the drafts the allowlist
@@ -100,14 +111,30 @@ def llm_drafts(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return total
 
 
-def render(ins: Insights, source: str | None) -> Any:
+_NO_LIFT = {"family": "overall", "outcome": "headline outcome", "n_shown": 0, "x_shown": 0, "n_control": 0,
+            "x_control": 0, "enough": False, "message": "Not enough data yet (0 shown, 0 control)"}
+
+
+def render(ins: Insights, source: str | None, measured: dict[str, Any] | None = None) -> Any:
     days = [d[5:] for d in ins.days]  # MM-DD: the year is in the header's run date
     series = [("all actions", [r.acceptance for r in ins.by_day])]
     series += [(cat, ys) for cat, ys in list(ins.by_day_category.items())[:6]]
     count_max = max(ins.reasons.values(), default=1)
     llm = llm_drafts(ins.runs)
+    lift = measured if measured is not None else {"families": [], "overall": None, "responses": []}
+    lifts = [*lift["families"], *([lift["overall"]] if lift["overall"] else [])]
     return page(
         "Stepwise dashboard", BODY, ins=ins, source=source, pct=_pct, top=TOP_N,
+        lift={"families": lift["families"], "overall": lift["overall"] or lifts[-1] if lifts else _NO_LIFT},
+        lift_chart=charts.interval_chart("Lift of shown over control cards, 95 % intervals", [
+            (f"{row['family']} · {row['outcome']}", row["lift"], row["low"], row["high"],
+             f"{row['lift']:+.1%} · {row['x_shown']}/{row['n_shown']} vs {row['x_control']}/{row['n_control']}"
+             if row["enough"] else f"not enough data yet ({row['n_shown']} / {row['n_control']})")
+            for row in lifts]),
+        response_chart=charts.hbar_chart("Outcome rate by response", [
+            (r["group"], r["rate"] or 0.0, f"{_pct(r['rate'])} of {r['n']}"
+             + (f" ({r['low']:.0%}–{r['high']:.0%})" if r["rate"] is not None else "")) for r in lift["responses"]],
+            max_value=1.0, bar_color=charts.PALETTE[5]),
         over_time=charts.line_chart("Acceptance rate over time", days, series),
         shown_acted=charts.column_pairs("Shown vs acted on", days, ("shown", [r.shown for r in ins.by_day]),
                                         ("acted on", [r.acted for r in ins.by_day])),
@@ -134,5 +161,6 @@ def dashboard() -> Any:
     source = request.args.get("source") or None
     if source is not None and "\x00" in source:
         return error(400, "source must not contain NUL characters")
-    return render(collect(current_app.extensions[STORE], source), source)
+    store = current_app.extensions[STORE]
+    return render(collect(store, source), source, holdout.measured_lift(store, source))
 
