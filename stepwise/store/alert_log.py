@@ -78,16 +78,18 @@ class AlertLog:
                 return "over_cap"
             return "new"
 
-    def sent(self, key: AlertKey) -> None:
-        self._settle(key, status="sent", sent_at=datetime.now(UTC), error=None)
+    def sent(self, *keys: AlertKey) -> None:
+        self._settle(keys, status="sent", sent_at=datetime.now(UTC), error=None)
 
-    def failed(self, key: AlertKey, error: str) -> None:
-        self._settle(key, status="failed", error=error[:500])
+    def failed(self, *keys: AlertKey, error: str) -> None:
+        self._settle(keys, status="failed", error=error[:500])
 
-    def _settle(self, key: AlertKey, **values: object) -> None:
+    def _settle(self, keys: tuple[AlertKey, ...], **values: object) -> None:
+        # One transaction for a message's alerts (a rep's digest).
         with self._db._begin() as conn:
-            conn.execute(update(log_table).where(log_table.c.card_key == key.card_key, log_table.c.day == key.day,
-                                                 log_table.c.channel == key.channel).values(**values))
+            for key in keys:
+                conn.execute(update(log_table).where(log_table.c.card_key == key.card_key, log_table.c.day == key.day,
+                                                     log_table.c.channel == key.channel).values(**values))
 
     def statuses(self, day: str) -> dict[AlertKey, str]:
         """Every alert of `day` and where it stands."""
@@ -95,6 +97,12 @@ class AlertLog:
             rows = conn.execute(select(log_table.c.card_key, log_table.c.channel, log_table.c.status)
                                 .where(log_table.c.day == day)).all()
         return {AlertKey(r.card_key, day, r.channel): r.status for r in rows}
+
+    def reserved_on(self, day: str) -> dict[str, int]:
+        """Each rep's alerts reserved on `day` (what the daily cap counts)."""
+        with self._db._connect() as conn:
+            return {r.owner_id: int(r.reserved) for r in conn.execute(
+                select(quota.c.owner_id, quota.c.reserved).where(quota.c.day == day))}
 
     def reserved_for(self, owner_id: str, day: str) -> int:
         with self._db._connect() as conn:

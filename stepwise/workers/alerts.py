@@ -76,6 +76,7 @@ def _alert(source: str, day: str, recs: list[Recommendation], connector: Any, st
     sender = sender or WebhookSender(redis_url=settings.redis_url)
     counts: Counter[str] = Counter({"sent": 0, "failed": 0, "skipped_over_cap": 0})
     down: set[str] = set()
+    known, used, cap = sent_log.statuses(day), sent_log.reserved_on(day), config.max_per_rep_per_day
     for owner, mine in _urgent_by_owner(recs).items():
         webhook = config.webhook_for(owner)
         if webhook is None:
@@ -85,14 +86,23 @@ def _alert(source: str, day: str, recs: list[Recommendation], connector: Any, st
             counts["waiting_for_webhook"] += len(mine)  # not reserved: the next run tries
             continue
         ours: list[tuple[AlertKey, Recommendation]] = []
-        for i, rec in enumerate(mine):
+        for rec in mine:
             key = AlertKey(rec.card_key or rec.id, day, webhook.name)
-            taken = sent_log.take(key, source=source, owner_id=owner, rec_id=rec.id, cap=config.max_per_rep_per_day)
-            if taken == "over_cap":
-                counts["skipped_over_cap"] += len(mine) - i
-                break
-            if taken == "done":
+            # What the day's log already says needs no write (a re-sync's usual case): only a new or
+            # retried alert is taken, in a transaction that settles any race with another process.
+            if known.get(key) == "sent":
                 counts["already_sent"] += 1
+                continue
+            if key not in known and used.get(owner, 0) >= cap:
+                counts["skipped_over_cap"] += 1
+                continue
+            taken = sent_log.take(key, source=source, owner_id=owner, rec_id=rec.id, cap=cap)
+            if taken == "over_cap":
+                used[owner] = cap
+                counts["skipped_over_cap"] += 1
+            elif taken == "done":
+                # Sent by a process that raced us, or in flight elsewhere / given up after its attempts.
+                counts["already_sent" if known.get(key) is None else "not_retried"] += 1
             else:
                 ours.append((key, rec))
         # One message per rep and run (up to MAX_PER_MESSAGE alerts each): a channel is told once, not N times.
@@ -104,14 +114,12 @@ def _alert(source: str, day: str, recs: list[Recommendation], connector: Any, st
             except WebhookError as exc:
                 # This batch and any after it: reserved, unsent, taken over by the next run.
                 unsent = ours[n * MAX_PER_MESSAGE:]
-                for key, _ in unsent:
-                    sent_log.failed(key, str(exc))
+                sent_log.failed(*(key for key, _ in unsent), error=str(exc))
                 counts["failed"] += len(unsent)
                 down.add(webhook.name)
                 log.warning("alerts: %s", exc)
                 break
-            for key, _ in batch:
-                sent_log.sent(key)
+            sent_log.sent(*(key for key, _ in batch))
             counts["sent"] += len(batch)
             counts["messages"] += 1
     sent_log.forget_before((date.fromisoformat(str(day)[:10]) - timedelta(days=KEEP_DAYS)).isoformat())

@@ -38,9 +38,9 @@ def test_a_failed_send_is_taken_over_until_its_attempts_run_out_without_new_quot
     log = AlertLog(store)
     assert take(log, "card_1", cap=1) == "new"
     for _ in range(2):
-        log.failed(AlertKey("card_1", DAY, "sales"), "answered 500")
+        log.failed(AlertKey("card_1", DAY, "sales"), error="answered 500")
         assert take(log, "card_1", cap=1, max_attempts=3) == "retry"
-    log.failed(AlertKey("card_1", DAY, "sales"), "answered 500")
+    log.failed(AlertKey("card_1", DAY, "sales"), error="answered 500")
     assert take(log, "card_1", cap=1, max_attempts=3) == "done"  # three sends started: given up
     assert log.reserved_for("005A", DAY) == 1
 
