@@ -203,7 +203,9 @@ def test_a_run_with_an_always_failing_webhook_completes_and_counts_the_failure(h
     from stepwise.workers.pipeline import run_pipeline
 
     webhook_server(httpserver, SLACK_PATH, *[(500, {}, "rollup_error")] * 50)
-    configure()
+    settings = configure()
+    # The run reads the process's settings (cached once per process): this test's, whatever ran before.
+    monkeypatch.setattr(alerts_module, "get_settings", lambda: settings)
     monkeypatch.setattr(alerts_module, "WebhookSender", lambda **_: WebhookSender(FAST))
     write_company(tmp_path / "company", as_of=TODAY, accounts=20, seed=3)
     result = run_pipeline(FilesConnector(tmp_path / "company"), catalog, TODAY, store=store)
