@@ -262,3 +262,29 @@ def test_a_wrong_alerts_file_is_one_clear_error_in_the_counts_and_sends_nothing(
     monkeypatch.delenv("TEST_TEAMS_WEBHOOK")
     counts = alert_run(run_of(), [rec("006A1")], SF, store, settings=settings)["alerts"]
     assert counts["error"].endswith("webhook 'emea': the environment variable TEST_TEAMS_WEBHOOK is not set")
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({"webhooks": {"a": {"kind": "discord", "url": "https://x.example/h"}}}, "webhook 'a': kind must be slack or teams"),
+    ({"webhooks": {"a": {"kind": "slack", "url": "hooks.slack.com/services/T/B/SECRET"}}},
+     "webhook 'a': url must be an https:// webhook URL"),
+    ({"webhooks": {}, "max_per_rep_per_day": -1}, "max_per_rep_per_day must be a whole number ≥ 0"),
+    ({"webhooks": {}, "owner": {}}, "unknown key(s) owner"),
+    ({"webhooks": {}, "default": "sales"}, "default names webhook 'sales'"),
+])
+def test_an_alerts_file_mistake_is_named_without_repeating_the_url(tmp_path, body, error):
+    from stepwise.workers.alerts_config import AlertsConfigError, load_alerts_config
+
+    path = tmp_path / "alerts.yaml"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    with pytest.raises(AlertsConfigError) as caught:
+        load_alerts_config(path, environ={})
+    assert error in str(caught.value) and "SECRET" not in str(caught.value)
+
+
+def test_the_public_url_setting_must_be_a_web_address(monkeypatch):
+    from stepwise.settings import SettingsError
+
+    monkeypatch.setenv("STEPWISE_PUBLIC_URL", "stepwise.example.com")
+    with pytest.raises(SettingsError, match="STEPWISE_PUBLIC_URL: .*http"):
+        load_settings()
