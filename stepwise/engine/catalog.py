@@ -24,6 +24,7 @@ from stepwise.engine.recommendation import CATEGORIES
 from stepwise.engine.records import CONTENT_TYPES, OPEN_STAGES, TABLES
 from stepwise.engine.signals import ACCOUNT_SIGNALS, DEAL_SIGNALS, LEAD_SIGNALS
 from stepwise.engine.templates import EXTRA_FIELDS, template_fields
+from stepwise.engine.urgency import CompiledBands, UrgencyBands, compile_bands
 
 Scope = Literal["deal", "lead", "account"]
 SCOPE_SIGNALS: dict[str, set[str]] = {
@@ -108,6 +109,29 @@ class ActionSpec(_Strict):
         return value
 
 
+class TodayRules(_Strict):
+    """A rep's "Today" list (engine/today.py, README "Today")."""
+
+    size: int = Field(15, ge=1, le=100)
+    max_per_action: int = Field(3, ge=1)      # cards of one action type
+    max_per_account: int = Field(2, ge=1)     # cards on one account (a lead counts as its own)
+    material_change_pct: float = Field(20, ge=0, le=1000)  # a listed card's value moving more than this re-ranks
+    urgency_weight: dict[str, float] = Field(default_factory=lambda: {"HIGH": 3.0, "MEDIUM": 1.5, "LOW": 1.0})
+
+    @field_validator("urgency_weight")
+    @classmethod
+    def _every_band(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != {"HIGH", "MEDIUM", "LOW"} or any(v <= 0 for v in value.values()):
+            raise ValueError("urgency_weight needs HIGH, MEDIUM and LOW, each above 0")
+        return value
+
+
+def _builtin_urgency() -> UrgencyBands:
+    """A rules file without `urgency:` gets the built-in bands (one source: defaults/rules.yaml)."""
+    raw, _ = _read_yaml(None, "rules.yaml")
+    return UrgencyBands(**raw["urgency"])
+
+
 class Rules(_Strict):
     """Thresholds of the deterministic business rules (engine/rules.py) and of the strategy."""
 
@@ -124,6 +148,8 @@ class Rules(_Strict):
     delivery_promise_hours: int = Field(48, ge=0)
     weights: dict[str, float] = Field(default_factory=lambda: {"relevance": 0.4, "impact": 0.3, "urgency": 0.2, "feasibility": 0.1})
     holdout: HoldoutRules = Field(default_factory=HoldoutRules)  # the randomised holdout (engine/holdout.py)
+    urgency: UrgencyBands = Field(default_factory=lambda: _builtin_urgency())  # the bands (engine/urgency.py)
+    today: TodayRules = Field(default_factory=lambda: TodayRules())  # a rep's "Today" list (engine/today.py)
 
     @field_validator("weights")
     @classmethod
@@ -159,6 +185,10 @@ class Catalog:
     def families(self) -> Families:
         """Each action's outcome family (engine/outcomes.py)."""
         return families(self.outcomes, ((a.id, a.scope) for a in self.actions))
+
+    @cached_property
+    def urgency_bands(self) -> CompiledBands:
+        return compile_bands(self.rules.urgency, self.actions, SCOPE_SIGNALS)
 
     @cached_property
     def _index(self) -> dict[str, Action]:
@@ -210,6 +240,10 @@ def load_catalog(catalog_path: Path | None = None, rules_path: Path | None = Non
     except (ValidationError, TypeError) as exc:
         raise CatalogError(f"{rules_where}: {_first_error(exc)}") from None
     catalog = Catalog(tuple(_build_actions(raw["actions"], where)), rules, raw.get("outcomes"))
+    try:
+        catalog.urgency_bands  # noqa: B018 — validated at load, like the actions
+    except ValueError as exc:
+        raise CatalogError(f"{rules_where}: {exc}") from None
     try:
         catalog.families  # noqa: B018 — validated at load, like the actions
     except OutcomeError as exc:

@@ -24,6 +24,7 @@ import pandas as pd
 from pandas.core.dtypes.cast import maybe_box_native
 
 from stepwise.engine import scoring
+from stepwise.engine import urgency as urgency_bands
 from stepwise.engine.catalog import Action, Catalog, Rules
 from stepwise.engine.models.apply import COLD_START_NOTE
 from stepwise.engine.products import discount_ceiling
@@ -178,7 +179,7 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
     for offer in _records(offers):
         offers_by_account.setdefault(offer["account_id"], []).append(offer)
     assets = content.set_index("content_id")[["title", "type", "url"]].to_dict("index") if not content.empty else None
-    alts = _alternatives_by_record(alternatives)
+    alts = _alternatives_by_record(alternatives, sig, catalog)
     audit = _removals_by_record(removed)
     asks = {key for key, removals in audit.items() if any(r.rule == "segment_approval" for r in removals)}  # inclusion requests
     picked = picks.dropna().to_dict()
@@ -196,7 +197,7 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
     success = ([None if r is None or pd.isna(r) else float(r) for r in _values(chosen["success_rate"])]
                if "success_rate" in chosen.columns else None)
     cold = [(COLD_START_NOTE,) if bool(c) else () for c in _values(chosen["cold_start"])] if "cold_start" in chosen.columns else None
-    urgency = scoring.urgency_label(chosen["urgency"]).to_numpy()
+    urgency, urgency_reasons = urgency_bands.assign(chosen, sig, catalog.urgency_bands)
 
     as_of_ts = pd.Timestamp(day)
     best_before: dict[int, str] = {}
@@ -291,7 +292,8 @@ def _explain_all(chosen: pd.DataFrame, alternatives: pd.DataFrame, removed: pd.D
             repeat(model_version), repeat(day), [int(ranks[i]) for i in idx], script,
             [o if isinstance(o, str) else None for o in owners] if owners is not None else none, repeat("new"),
             _prediction_extras(rows, scope, m), email, [summary_of(t, w) for t, w in zip(title, why)], repeat("template"),
-            [card_key(source, RECORD_TYPE[scope], rid, action_id) for rid in rids], none, repeat(""))
+            [card_key(source, RECORD_TYPE[scope], rid, action_id) for rid in rids], none,
+            [urgency_reasons[i] for i in idx])
         for i, rec in zip(idx, built):
             out[i] = rec
     return out
@@ -476,14 +478,16 @@ def _extras(extra: dict[str, Any], offer: dict[str, Any], max_discount: str, top
     extra["offer_note"] = f"Propose {extra['products']}" + (f"; bundle option: {offer['bundle']}." if "bundle" in offer else ".")
 
 
-def _alternatives_by_record(frame: pd.DataFrame) -> dict[tuple[str, str], list[tuple[str, float, str]]]:
-    """(scope, record_id) → its runners-up as (action id, score, urgency level)."""
+def _alternatives_by_record(frame: pd.DataFrame, sig: dict[str, pd.DataFrame],
+                            catalog: Catalog) -> dict[tuple[str, str], list[tuple[str, float, str]]]:
+    """(scope, record_id) → its runners-up as (action id, score, urgency band): the same bands as a card's."""
     out: dict[tuple[str, str], list[tuple[str, float, str]]] = {}
     if frame.empty:
         return out
-    columns = (_values(frame[c]) for c in ("scope", "record_id", "action_id", "score", "urgency"))
-    for scope, record_id, action_id, score, urgency in zip(*columns):
-        out.setdefault((scope, record_id), []).append((action_id, float(score), scoring.urgency_level(urgency)))
+    levels, _ = urgency_bands.assign(frame, sig, catalog.urgency_bands)
+    columns = (_values(frame[c]) for c in ("scope", "record_id", "action_id", "score"))
+    for (scope, record_id, action_id, score), level in zip(zip(*columns), levels):
+        out.setdefault((scope, record_id), []).append((action_id, float(score), str(level)))
     return out
 
 

@@ -14,9 +14,10 @@ from stepwise.store.hubspot_state import HubSpotState
 from stepwise.store.llm_drafts import LLMDrafts
 from stepwise.store.models import ModelStore
 from stepwise.store.salesforce_cards import CardRow, SalesforceCards
+from stepwise.store.today import TodayLists
 from stepwise.store.tokens import OAuthTokenRows, SealedTokens
 
 __all__ = [
     "FEEDBACK_REASONS", "AlertKey", "AlertLog", "CardRow", "Conflict", "FanoutRun", "HoldoutLog", "HubSpotState", "LLMDrafts", "ModelStore", "NotFound", "OAuthTokenRows",
-    "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable",
+    "RunChunks", "SalesforceCards", "SealedTokens", "Store", "StoreError", "StoreUnavailable", "TodayLists",
 ]

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from stepwise.engine.recommendation import Recommendation
-from stepwise.store import Conflict, NotFound, Store
+from stepwise.store import Conflict, NotFound, Store, TodayLists
 from stepwise.web import guard
 from stepwise.web.auth import PORTAL_ID, Principal, portal_source
 from stepwise.web.metrics import count_feedback
@@ -162,6 +162,38 @@ def record_recommendations(source: str, record_type: str, record_id: str) -> Any
 
 
 _COMPACT = (",", ":")
+
+
+@bp.get("/reps/<owner>/today")
+def rep_today(owner: str) -> Any:
+    """The rep's "Today" list (README, "Today"): an owner with nothing today gets an empty list, not a 404."""
+    found = today_of(owner, _principal())
+    if len(found) == 3:  # (response, status, headers): the error to answer
+        return found
+    day, recs = found
+    return jsonify(owner=owner, as_of=day, items=[r.to_dict() for r in recs])
+
+
+def today_of(owner: str, principal: Principal) -> tuple[str | None, list[Recommendation]] | tuple[Response, int, dict]:
+    """(day, the owner's list) for `?as_of=` (default: the last day a run kept lists for the sources this
+    caller may see) and `?source=` (default: every one it may see); or the 400/403 error to return."""
+    if len(owner) > 200:
+        return error(400, "owner must be at most 200 characters")
+    source = request.args.get("source")
+    if source is not None and (not source or len(source) > 200 or "\x00" in source):
+        return error(400, "source must be 1–200 characters without NUL")
+    if source is not None and not principal.may_see(source):
+        return error(403, f"this HubSpot portal may only read source {portal_source(principal.portal_id or '')!r}")
+    sources = ([source] if source is not None
+               else [portal_source(principal.portal_id or "")] if principal.kind == "hubspot" else None)
+    lists = TodayLists(_store())
+    as_of = request.args.get("as_of")
+    if as_of is not None:
+        if (day := valid_day(as_of)) is None:
+            return error(400, f"as_of must be a date YYYY-MM-DD, got {as_of!r}")
+    else:
+        day = lists.latest_day(sources)
+    return day, (lists.of_owner(owner, day, sources) if day is not None else [])
 
 
 def _query_arg(name: str) -> str | None:

@@ -10,7 +10,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from stepwise.store import Conflict, NotFound, Store, StoreUnavailable
-from stepwise.web import cardpage, dashboard, guard, hubspot_oauth, metrics, webhooks
+from stepwise.web import cardpage, dashboard, guard, hubspot_oauth, metrics, todaypage, webhooks
 from stepwise.web.api import STORE, bp, error
 from stepwise.web.auth import AuthError
 
@@ -76,6 +76,7 @@ def create_app(store: Store | None = None, api_tokens: list[str] | None = None,
     app.register_blueprint(bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(cardpage.bp)
+    app.register_blueprint(todaypage.bp)
     app.register_blueprint(hubspot_oauth.bp)  # public: HubSpot's browser redirect carries no token
     app.register_blueprint(webhooks.bp)
     _register_errors(app)

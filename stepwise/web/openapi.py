@@ -141,6 +141,16 @@ def _schemas() -> dict[str, Any]:
                                                   "empty when LOW"},
             },
         },
+        "RepToday": {
+            "type": "object", "required": ["owner", "as_of", "items"], "additionalProperties": False,
+            "properties": {
+                "owner": {"type": "string"},
+                "as_of": {"type": ["string", "null"], "format": "date",
+                          "description": "the day of the list; null when no run has kept a list yet"},
+                "items": {"type": "array", "items": _ref("Recommendation"), "maxItems": 100,
+                          "description": "in today_rank order; cards dismissed or snoozed since the run are left out"},
+            },
+        },
         "RecordRecommendations": {
             "type": "object", "required": ["record", "recommendations"], "additionalProperties": False,
             "properties": {
@@ -198,6 +208,18 @@ def _schemas() -> dict[str, Any]:
             }],
         },
     }
+
+
+_TODAY_PARAMS = [
+    {"name": "owner", "in": "path", "required": True, "description": "The rep: the CRM owner id on the records.",
+     "schema": {"type": "string", "pattern": NON_EMPTY_NO_NUL, "maxLength": 200}},
+    {"name": "as_of", "in": "query", "required": False,
+     "description": "The day; default: the last day a run kept lists for the sources the caller may see.",
+     "schema": {"type": "string", "format": "date"}},
+    {"name": "source", "in": "query", "required": False,
+     "description": "Only this source; default: every one the caller may see (a HubSpot portal: its own).",
+     "schema": {"type": "string", "pattern": NON_EMPTY_NO_NUL, "maxLength": 200}},
+]
 
 
 def _paths() -> dict[str, Any]:
@@ -267,6 +289,13 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json(_ref("RecordRecommendations"), "The record's current recommendations."),
                           **_errors(400, 401, 403, 404)},
         }},
+        "/api/v1/reps/{owner}/today": {"get": {
+            "operationId": "repToday",
+            "summary": "The rep's \"Today\": one short ranked list across their deals, accounts and leads "
+                       "(README, \"Today\"); an owner with nothing that day gets an empty list.",
+            "parameters": _TODAY_PARAMS + [_PORTAL_ID],
+            "responses": {"200": _json(_ref("RepToday"), "The rep's list for the day."), **_errors(400, 401, 403)},
+        }},
         "/api/v1/lift": {"get": {
             "operationId": "measuredLift",
             "summary": "What the cards cause: outcome rate of shown vs held-out (control) cards per action family and "
@@ -310,6 +339,14 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _html("The dashboard."),
                           "303": {"description": "`?token=` exchanged for a session cookie; redirect without it."},
                           **_errors(400, 401)},
+        }},
+        "/reps/{owner}/today": {"get": {
+            "operationId": "repTodayPage", "security": _PAGE_SECURITY,
+            "summary": "The rep's \"Today\" list as an HTML page.",
+            "parameters": _TODAY_PARAMS,
+            "responses": {"200": _html("The list."),
+                          "303": {"description": "`?token=` exchanged for a session cookie; redirect without it."},
+                          **_errors(400, 401, 403)},
         }},
         "/cards/{source}/{record_type}/{record_id}": {"get": {
             "operationId": "cardPage", "security": _PAGE_SECURITY,

@@ -20,7 +20,8 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from stepwise.engine.catalog import Catalog
+from stepwise.engine import today
+from stepwise.engine.catalog import Catalog, TodayRules
 from stepwise.engine.models.apply import EngineModels
 from stepwise.engine.population import Population, population_of
 from stepwise.engine.predictions import Predictors
@@ -29,7 +30,7 @@ from stepwise.engine.records import CanonicalData, as_utc
 from stepwise.engine.run import PRIOR_MODEL_VERSION, EngineResult
 from stepwise.integration.base import Connector, PushResult
 from stepwise.logs import run_scope
-from stepwise.store import FanoutRun, LLMDrafts, RunChunks, Store
+from stepwise.store import FanoutRun, LLMDrafts, RunChunks, Store, TodayLists
 from stepwise.workers.alerts import alert_run
 from stepwise.workers.chunking import DEFAULT_CHUNK_SIZE, in_run_order, pack, plan_chunks, split, unpack
 from stepwise.workers.holdout import hold_back, track_outcomes
@@ -211,6 +212,8 @@ def _score(chunks: RunChunks, run: FanoutRun, chunk: int, data: CanonicalData, i
         "quarantined": [{"record": q.record, "error": q.error} for q in quarantined],
         "notes": result.notes,
         "llm": llm,
+        # The rules' Today settings travel to the finish (which has no catalog) with the chunk's counts.
+        "today": catalog.rules.today.model_dump(),
     })
     return result, finishing
 
@@ -219,6 +222,8 @@ def _finish(chunks: RunChunks, run: FanoutRun, connector: Connector | None, stor
             recs: list[Recommendation], progress: int) -> tuple[dict[str, Any], PushResult]:
     results = chunks.chunk_results(run.run_id)
     failed = [r for r in results if r["status"] == "failed"]
+    # In place: an in-process caller's list (what `stepwise score` prints) gets the ranks the CRM gets.
+    recs[:] = _with_today(store, run, results, recs)
     if not failed:
         # With a failed chunk its records' cards stay until the periodic expiry: better old advice than none.
         store.expire_stale(run.source, run.as_of, {r.id for r in recs})
@@ -235,6 +240,21 @@ def _finish(chunks: RunChunks, run: FanoutRun, connector: Connector | None, stor
     log.log(progress, "run finished: %d chunks (%d failed), %d recommendations, %d written back",
             len(results), len(failed), len(recs), pushed.written)
     return counts, pushed
+
+
+def _with_today(store: Store, run: FanoutRun, results: list[dict[str, Any]],
+                recs: list[Recommendation]) -> list[Recommendation]:
+    """Choose every rep's "Today" over the whole run (never per chunk: a rep's records span chunks), keep
+    the lists, and store today_rank in the listed cards' payloads; the recommendations with their ranks."""
+    settings = next((TodayRules(**counts["today"]) for r in results
+                     if (counts := r["counts"] or {}).get("today")), TodayRules())
+    day, lists = str(run.as_of)[:10], TodayLists(store)
+    chosen = today.choose(recs, day, settings, lists.lists(run.source, day), lists.closed(run.source, day))
+    ranked = today.with_ranks(recs, chosen)
+    # The chunks stored every card without a rank: only the listed ones change.
+    store.upsert_recommendations(run.run_id, [r for r in ranked if r.today_rank is not None])
+    lists.replace(run.source, day, chosen)
+    return ranked
 
 
 def recommendations_of_run(store: Store, run_id: str) -> list[Recommendation]:
