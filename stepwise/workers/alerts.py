@@ -134,13 +134,12 @@ def _urgent_by_owner(recs: list[Recommendation]) -> dict[str, list[Recommendatio
         if rec.urgency == "HIGH" and rec.status == "new" and rec.owner_id:
             out[str(rec.owner_id)].append(rec)
     for mine in out.values():
-        mine.sort(key=lambda r: (getattr(r, "today_rank", None) is None, getattr(r, "today_rank", None) or 0,
-                                 -r.score, r.id))
+        mine.sort(key=lambda r: (r.today_rank is None, r.today_rank or 0, -r.score, r.id))
     return dict(out)
 
 
 def _alert_of(rec: Recommendation, config: AlertsConfig, settings: Settings, connector: Any) -> Alert:
-    reason = getattr(rec, "urgency_reason", "") or (rec.why[0] if rec.why else "Urgent today")
+    reason = rec.urgency_reason or (rec.why[0] if rec.why else "Urgent today")
     return Alert(title=rec.title, reason=reason, record=f"{_LABELS.get(rec.record_type, rec.record_type)} {rec.record_id}",
                  best_before=rec.best_before, link=record_link(rec, config, settings, connector))
 

@@ -29,7 +29,8 @@ SF = SimpleNamespace(client=SimpleNamespace(instance="acme.my.salesforce.com")) 
 
 
 def rec(record_id: str, owner: str = "005A", *, score: float = 80.0, urgency: str = "HIGH", source: str = "salesforce",
-        record_type: str = "deal", title: str | None = None, status: str = "new") -> Recommendation:
+        record_type: str = "deal", title: str | None = None, status: str = "new", today_rank: int | None = None,
+        urgency_reason: str = "") -> Recommendation:
     return Recommendation(
         id=recommendation_id(source, record_id, "close_window", TODAY), source=source, record_type=record_type,
         record_id=record_id, deal_id=record_id if record_type == "deal" else None, account_id="001X", lead_id=None,
@@ -37,7 +38,7 @@ def rec(record_id: str, owner: str = "005A", *, score: float = 80.0, urgency: st
         factors=Factors(0.5, 0.5, 0.9, 0.5), urgency=urgency, expected_impact="keeps the contract",
         why=("Contract ends in 9 days", "No renewal quote yet"), how=("Call the buyer",), offer={}, constraints=(),
         best_before="2026-12-09", success_rate=None, alternatives=(), removed=(), model_version="test-1",
-        as_of=TODAY, owner_id=owner, status=status)
+        as_of=TODAY, owner_id=owner, status=status, today_rank=today_rank, urgency_reason=urgency_reason)
 
 
 def run_of(source: str = "salesforce", day: str = TODAY, write_back: bool = True) -> FanoutRun:
@@ -288,3 +289,14 @@ def test_the_public_url_setting_must_be_a_web_address(monkeypatch):
     monkeypatch.setenv("STEPWISE_PUBLIC_URL", "stepwise.example.com")
     with pytest.raises(SettingsError, match="STEPWISE_PUBLIC_URL: .*http"):
         load_settings()
+
+
+def test_the_card_says_why_it_is_urgent_and_a_reps_today_order_comes_before_score(httpserver, store, configure):
+    seen = webhook_server(httpserver, SLACK_PATH)
+    recs = [rec("006A1", score=95), rec("006A2", score=60, today_rank=1, urgency_reason="Contract ends on 2026-12-11"),
+            rec("006A3", score=70, today_rank=2)]
+    send(recs, store, configure(cap=2))
+    [message] = seen
+    assert [b["text"]["text"] for b in message["blocks"][1::2]] == [
+        "*🔴 Renew contract on 006A2*\nContract ends on 2026-12-11",   # the urgency reason, when the card has one
+        "*🔴 Renew contract on 006A3*\nContract ends in 9 days"]       # else the first reason why
