@@ -59,7 +59,14 @@ def test_a_prefork_worker_started_by_the_cli_serves_the_sum_of_its_pool_processe
         results = [app.send_task("stepwise.expire_stale", args=["2026-11-23"], queue=queue) for _ in range(4)]
         for result in results:
             result.get(timeout=60)
+        # The result is stored before the pool process counts the task (task_postrun): on a loaded machine the
+        # last count can land a moment after the last result, so scrape until it does (or the deadline).
+        wanted = 'stepwise_tasks_total{outcome="succeeded",task="stepwise.expire_stale"} 4.0'
+        deadline = time.monotonic() + 30
         text = _scrape(port)
+        while wanted not in text and time.monotonic() < deadline:
+            time.sleep(0.2)
+            text = _scrape(port)
     finally:
         stop_worker(proc)
-    assert 'stepwise_tasks_total{outcome="succeeded",task="stepwise.expire_stale"} 4.0' in text
+    assert wanted in text
