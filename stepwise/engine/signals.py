@@ -44,6 +44,7 @@ DEAL_SIGNALS: dict[str, str] = {
     "deal_id": "the deal", "deal_name": "deal name", "stage": "canonical stage", "amount": "deal amount",
     "age_days": "days since the deal was created", "days_in_stage": "days in the current stage",
     "days_to_close": "days until the close date (negative = slipped)", "close_date_slipped": "close date passed, deal open",
+    "days_since_close": "days since the close date passed (0 while it has not)",
     "days_since_touch": "days since the last activity", "days_since_inbound": "days since the buyer last reached out",
     "touches_14d": "activities in the last 14 days", "touches_prev_14d": "activities 15–28 days ago",
     "engagement_declining": "touches fell by half or more against the previous 14 days",
@@ -224,6 +225,7 @@ def deal_signals(data: CanonicalData, as_of: pd.Timestamp, accounts: pd.DataFram
     out["days_in_stage"] = _days_between(as_of, changed).round()
     out["days_to_close"] = _days_between(close, as_of).round()
     out["close_date_slipped"] = out["days_to_close"] < 0
+    out["days_since_close"] = (-out["days_to_close"]).clip(lower=0)  # "passed 22 days ago", never "-22"
     out = out.join(_deal_activity(data, as_of, out, population.competitors))
     out = out.join(_stakeholders(data, as_of, out))
     segment = accounts["segment"].reindex(out["account_id"]).to_numpy()

@@ -25,7 +25,7 @@ def cards(*rows):
 
 def test_high_needs_a_deadline_and_says_which(catalog):
     sig = {"deal": pd.DataFrame({"days_to_close": [9, 40, 40], "quote_unanswered": [False, True, False],
-                                 "days_since_quote": [None, 21, None], "close_date_slipped": [False, False, False],
+                                 "days_since_quote": [None, 21, None], "close_date_slipped": [False, False, False], "days_since_close": [0, 0, 0],
                                  "days_since_touch": [1, 1, 1]}, index=["D1", "D2", "D3"]),
            "account": pd.DataFrame({"overdue_count": [2, 0], "overdue_max_days": [45.0, 0.0],
                                     "days_to_expected_order": [-3.0, 30.0], "churn_risk": [0.0, 0.0],
