@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ from pydantic import (
 )
 
 from stepwise.engine.recommendation import Recommendation
+from stepwise.integration.hubspot import OwnerDirectory, OwnerLookupFailed, portal_clients
 from stepwise.store import Conflict, NotFound, Store, TodayLists
 from stepwise.web import guard
 from stepwise.web.auth import PORTAL_ID, Principal, portal_source
@@ -27,10 +29,14 @@ from stepwise.web.metrics import count_feedback
 from stepwise.web.openapi import build_openapi
 from stepwise.workers import follow_up, holdout
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 RECORD_TYPES = ("deal", "lead", "account")
 STORE = "stepwise.store"
+OWNERS = "stepwise.hubspot_owners"  # app.extensions: the OwnerDirectory that resolves `me`
+ME = "me"
+ME_NEEDS_SIGNATURE = "`me` needs a HubSpot-signed request; use the owner id"
 MAX_IDEMPOTENCY_KEY = 200
 # RFC 3339 as the OpenAPI document promises (format date / date-time): Python's fromisoformat
 # alone would also take "20240601" or "2024-06-01T10", which the document calls invalid.
@@ -166,18 +172,58 @@ _COMPACT = (",", ":")
 
 @bp.get("/reps/<owner>/today")
 def rep_today(owner: str) -> Any:
-    """The rep's "Today" list (README, "Today"): an owner with nothing today gets an empty list, not a 404."""
-    found = today_of(owner, _principal())
+    """The rep's "Today" list (README, "Today"): an owner with nothing today gets an empty list, not a 404.
+
+    `me` on a HubSpot-signed request is the owner whose HubSpot user signed it (the sidebar card knows only
+    its viewer's user id); a user who is no owner in that portal gets an empty list and a `message`.
+    """
+    principal = _principal()
+    who: str | None = owner
+    extra: dict[str, str] = {}
+    user = _query_arg("userId")
+    if user is not None and not PORTAL_ID.fullmatch(user):
+        return error(400, f"userId must be a number, got {user!r}")
+    if owner == ME and principal.kind == "hubspot":
+        resolved = _signed_owner(principal)
+        if isinstance(resolved, tuple):  # the error to answer
+            return resolved
+        who = resolved or None
+        if who is None:
+            extra["message"] = (f"HubSpot user {request.args['userId']} is not an active owner in portal "
+                                f"{principal.portal_id}, so no cards are ranked for them")
+    found = today_of(who, principal)
     if len(found) == 3:  # (response, status, headers): the error to answer
         return found
     day, recs = found
-    return jsonify(owner=owner, as_of=day, items=[r.to_dict() for r in recs])
+    return jsonify(owner=who, as_of=day, items=[r.to_dict() for r in recs], **extra)
 
 
-def today_of(owner: str, principal: Principal) -> tuple[str | None, list[Recommendation]] | tuple[Response, int, dict]:
+def _signed_owner(principal: Principal) -> str | tuple[Response, int, dict]:
+    """The owner id of the HubSpot user who signed this request ("" when they are no owner), or the error."""
+    user = _query_arg("userId")
+    if user is None:
+        return error(400, "a HubSpot-signed request for `me` must carry a numeric userId (hubspot.fetch adds it)")
+    try:
+        return _owners().owner_of(principal.portal_id or "", user) or ""
+    except OwnerLookupFailed as exc:
+        log.warning("`me` not resolved: %s", exc)
+        return error(503, f"cannot resolve `me` to a HubSpot owner right now: {exc}", **{"Retry-After": "30"})
+
+
+def _owners() -> OwnerDirectory:
+    directory = current_app.extensions.get(OWNERS)
+    if directory is None:
+        directory = current_app.extensions.setdefault(OWNERS, OwnerDirectory(portal_clients(_store())))
+    return directory
+
+
+def today_of(owner: str | None, principal: Principal) -> tuple[str | None, list[Recommendation]] | tuple[Response, int, dict]:
     """(day, the owner's list) for `?as_of=` (default: the last day a run kept lists for the sources this
-    caller may see) and `?source=` (default: every one it may see); or the 400/403 error to return."""
-    if len(owner) > 200:
+    caller may see) and `?source=` (default: every one it may see); or the 400/403 error to return.
+    No owner (a signed `me` that is no owner): the day, and nothing on the list."""
+    if owner == ME:  # resolved before this on a signed request: here a bearer token or a browser session
+        return error(400, ME_NEEDS_SIGNATURE)
+    if owner is not None and len(owner) > 200:
         return error(400, "owner must be at most 200 characters")
     source = request.args.get("source")
     if source is not None and (not source or len(source) > 200 or "\x00" in source):
@@ -193,7 +239,7 @@ def today_of(owner: str, principal: Principal) -> tuple[str | None, list[Recomme
             return error(400, f"as_of must be a date YYYY-MM-DD, got {as_of!r}")
     else:
         day = lists.latest_day(sources)
-    return day, (lists.of_owner(owner, day, sources) if day is not None else [])
+    return day, (lists.of_owner(owner, day, sources) if day is not None and owner is not None else [])
 
 
 def _query_arg(name: str) -> str | None:

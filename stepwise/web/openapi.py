@@ -144,7 +144,11 @@ def _schemas() -> dict[str, Any]:
         "RepToday": {
             "type": "object", "required": ["owner", "as_of", "items"], "additionalProperties": False,
             "properties": {
-                "owner": {"type": "string"},
+                "owner": {"type": ["string", "null"],
+                          "description": "the owner id the list is for (`me` resolved to the signing user's owner); "
+                                         "null when the signing HubSpot user is no active owner in the portal"},
+                "message": {"type": "string",
+                            "description": "only with owner null: why the list is empty (the user is no owner)"},
                 "as_of": {"type": ["string", "null"], "format": "date",
                           "description": "the day of the list; null when no run has kept a list yet"},
                 "items": {"type": "array", "items": _ref("Recommendation"), "maxItems": 100,
@@ -211,7 +215,8 @@ def _schemas() -> dict[str, Any]:
 
 
 _TODAY_PARAMS = [
-    {"name": "owner", "in": "path", "required": True, "description": "The rep: the CRM owner id on the records.",
+    {"name": "owner", "in": "path", "required": True,
+     "description": "The rep: the CRM owner id on the records; `me` only on a HubSpot-signed API request (else a 400).",
      "schema": {"type": "string", "pattern": NON_EMPTY_NO_NUL, "maxLength": 200}},
     {"name": "as_of", "in": "query", "required": False,
      "description": "The day; default: the last day a run kept lists for the sources the caller may see.",
@@ -293,8 +298,23 @@ def _paths() -> dict[str, Any]:
             "operationId": "repToday",
             "summary": "The rep's \"Today\": one short ranked list across their deals, accounts and leads "
                        "(README, \"Today\"); an owner with nothing that day gets an empty list.",
-            "parameters": _TODAY_PARAMS + [_PORTAL_ID],
-            "responses": {"200": _json(_ref("RepToday"), "The rep's list for the day."), **_errors(400, 401, 403)},
+            "description": "`owner` = `me` on a HubSpot-signed request (the sidebar card) is the owner of the HubSpot "
+                           "user in the signed `userId`, looked up with HubSpot's owners API (`GET /crm/v3/owners/"
+                           "{userId}?idProperty=userId`, scope `crm.objects.owners.read`; kept an hour) and read from "
+                           "source `hubspot-<portalId>` only. A user who is no active owner there gets 200 with "
+                           "`owner` null, no items and a `message`. `me` with a bearer token is a 400: use the owner "
+                           "id.",
+            "parameters": _TODAY_PARAMS + [_PORTAL_ID, {
+                "name": "userId", "in": "query", "required": False,
+                "description": "Added and signed by HubSpot on `hubspot.fetch`: the viewing HubSpot user, whose owner "
+                               "`me` stands for. Required for `me`; ignored (but checked) otherwise.",
+                "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+            }],
+            "responses": {"200": _json(_ref("RepToday"), "The rep's list for the day."), **_errors(400, 401, 403),
+                          "503": _json(_ref("Error"), "`me` could not be resolved now: HubSpot refused or failed the "
+                                                      "owners lookup (a missing scope, an outage), or this deployment "
+                                                      "has no credentials for the portal. The message says which; "
+                                                      "Retry-After: 30.")},
         }},
         "/api/v1/lift": {"get": {
             "operationId": "measuredLift",

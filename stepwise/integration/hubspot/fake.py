@@ -6,7 +6,8 @@ Shapes follow HubSpot's reference (and the recorded stubs in stubs/):
 search pages with `paging.next.after` and a 10,000-result cap answered with 400,
 batch read/update with 207 `errors[].context.ids`, v4 association batch read with
 per-record paging, 429 with `X-HubSpot-RateLimit-*` headers, 5xx, 401 for an
-expired OAuth token, the pipelines and properties APIs, and the OAuth token endpoint.
+expired OAuth token, the pipelines, properties and owners APIs (an owner read by `id` or by
+`idProperty=userId`, 404 OBJECT_NOT_FOUND for a user who is no active owner), and the OAuth token endpoint.
 
 Validation as HubSpot's crm/properties v3 specification has it: a property or group
 create without a required field (PropertyCreate: name, label, type, fieldType,
@@ -102,6 +103,7 @@ class FakeHubSpot:
     expired: set[str] = field(default_factory=set)
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token → portal
     schemas: list[dict[str, Any]] = field(default_factory=list)    # custom object schemas (/crm/v3/schemas)
+    owners: dict[str, dict[str, Any]] = field(default_factory=dict)  # owner id → PublicOwner (/crm/v3/owners)
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, method, path)
 
     def __post_init__(self) -> None:
@@ -162,6 +164,22 @@ class FakeHubSpot:
         })
         self.properties[object_type_id] = [_prop(n) for n in properties]
         return object_type_id
+
+    def add_owner(self, owner_id: str, user_id: int | None, *, email: str | None = None, first_name: str = "Rep",
+                  last_name: str | None = None, archived: bool = False, owner_type: str = "PERSON") -> dict[str, Any]:
+        """An owner as the owners API returns it: a PERSON has a `userId`; a QUEUE (or a deactivated user's
+        owner) has none.  `userIdIncludingInactive` keeps the user id of an archived owner."""
+        ms = self.now_ms
+        owner = {"id": owner_id, "email": email or f"owner{owner_id}@x.test", "type": owner_type,
+                 "firstName": first_name, "lastName": last_name or f"Owner{owner_id}",
+                 "createdAt": iso(ms - 86_400_000), "updatedAt": iso(ms), "archived": archived,
+                 "teams": [{"id": "178588", "name": "Sales", "primary": True}]}
+        if user_id is not None:
+            if not archived:
+                owner["userId"] = user_id
+            owner["userIdIncludingInactive"] = user_id
+        self.owners[owner_id] = owner
+        return owner
 
     def add_products(self, n: int) -> None:
         for p in range(n):
@@ -305,6 +323,8 @@ class FakeHubSpot:
                           "uiDomain": "app-eu1.hubspot.com", "dataHostingLocation": "eu1"})
         if path == "/crm/v3/pipelines/deals":
             return _json(self.pipelines)
+        if path == "/crm/v3/owners" or path.startswith("/crm/v3/owners/"):
+            return self._owners(path.removeprefix("/crm/v3/owners").strip("/"), parse_qs(request.query_string.decode()))
         if m := re.fullmatch(r"/crm/v3/properties/(\w+)/groups", path):
             if method == "POST":
                 if missing := _missing(body, GROUP_CREATE):
@@ -477,6 +497,32 @@ class FakeHubSpot:
         if after + limit < len(ids):
             out["paging"] = {"next": {"after": str(after + limit), "link": "…"}}
         return _json(out)
+
+    def _owners(self, owner_id: str, query: dict[str, list[str]]) -> Response:
+        """GET /crm/v3/owners[/{ownerId}] (idProperty id|userId, archived, and for the list email/after/limit)."""
+        archived = query.get("archived", ["false"])[0].lower() == "true"
+        matching = [o for o in self.owners.values() if o["archived"] == archived]
+        if not owner_id:
+            if email := query.get("email", [None])[0]:
+                matching = [o for o in matching if o["email"] == email]
+            after, limit = int(query.get("after", ["0"])[0]), min(int(query.get("limit", ["100"])[0]), 500)
+            out: dict[str, Any] = {"results": matching[after:after + limit]}
+            if after + limit < len(matching):
+                out["paging"] = {"next": {"after": str(after + limit), "link": "…"}}
+            return _json(out)
+        id_property = query.get("idProperty", ["id"])[0]
+        if id_property not in ("id", "userId"):
+            return _json({"status": "error", "message": f"Invalid idProperty: {id_property}. Must be one of [id, userId]",
+                          "correlationId": str(uuid.uuid4()), "category": "VALIDATION_ERROR"}, 400)
+        if not owner_id.isdigit():  # the path parameter is an integer
+            return _json({"status": "error", "message": f"Unable to parse owner id: {owner_id}",
+                          "correlationId": str(uuid.uuid4()), "category": "VALIDATION_ERROR"}, 400)
+        key = "id" if id_property == "id" else ("userIdIncludingInactive" if archived else "userId")
+        for owner in matching:
+            if str(owner.get(key)) == owner_id:
+                return _json(owner)
+        return _json({"status": "error", "message": "Resource not found", "correlationId": str(uuid.uuid4()),
+                      "category": "OBJECT_NOT_FOUND"}, 404)
 
     def _create(self, object_type: str, body: dict[str, Any]) -> Response:
         object_id = str(9_000_000 + len(self.objects.get(object_type, {})))
