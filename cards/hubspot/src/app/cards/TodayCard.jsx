@@ -71,19 +71,19 @@ function TodayItem({ rec, companyId, answered, busy, onRespond }) {
 // "My next best actions": the viewing rep's Today (a short ranked list across all their deals and companies),
 // in the sidebar of every contact and company record, so the day's plan is one glance away while they work.
 export function TodayCard({ api, owner, user, companyId, addAlert, now = () => new Date() }) {
-  const [state, setState] = useState({ status: 'loading', items: [], asOf: null, error: null });
+  const [state, setState] = useState({ status: 'loading', items: [], asOf: null, error: null, message: null });
   const [answered, setAnswered] = useState({});
   const [busy, setBusy] = useState(null);
 
   const load = useCallback(async () => {
-    setState({ status: 'loading', items: [], asOf: null, error: null });
+    setState({ status: 'loading', items: [], asOf: null, error: null, message: null });
     try {
       const today = await api.today(owner);
       // The service orders by today_rank already; sorting again keeps a stale cache from reshuffling the list.
       const items = [...today.items].sort((a, b) => (a.today_rank || 0) - (b.today_rank || 0));
-      setState({ status: 'ready', items, asOf: today.asOf, error: null });
+      setState({ status: 'ready', items, asOf: today.asOf, error: null, message: today.message });
     } catch (error) {
-      setState({ status: 'error', items: [], asOf: null, error: error.message || String(error) });
+      setState({ status: 'error', items: [], asOf: null, error: error.message || String(error), message: null });
     }
   }, [api, owner]);
 
@@ -128,7 +128,12 @@ export function TodayCard({ api, owner, user, companyId, addAlert, now = () => n
   if (state.items.length === 0) {
     return (
       <EmptyState title="Nothing in your list today" layout="vertical">
-        <Text>Stepwise picks a short list each day from all your deals and companies; none is due now.</Text>
+        {state.message ? (
+          // The service's reason (the viewer is no owner in this portal) beats the generic "none is due now".
+          <Text testId="today-empty-reason">{state.message}</Text>
+        ) : (
+          <Text>Stepwise picks a short list each day from all your deals and companies; none is due now.</Text>
+        )}
       </EmptyState>
     );
   }

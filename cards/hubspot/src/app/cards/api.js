@@ -22,11 +22,13 @@ export function createApi(fetcher, baseUrl) {
       return request(path, { method: 'GET' }).then((body) => (body && body.recommendations) || []);
     },
     today(owner) {
-      // The rep's "Today", first place first: { owner, as_of, items }.
+      // The rep's "Today", first place first: { owner, as_of, items }, and a `message` when the viewing HubSpot
+      // user is no owner in the portal (so nothing can be ranked for them: owner null, no items).
       return request(`/api/v1/reps/${encodeURIComponent(owner)}/today`, { method: 'GET' }).then((body) => ({
         owner: (body && body.owner) || owner,
         asOf: (body && body.as_of) || null,
         items: (body && body.items) || [],
+        message: (body && body.message) || null,
       }));
     },
     feedback(recommendationId, payload) {

@@ -151,15 +151,26 @@ describe('the "My next best actions" sidebar card', () => {
   });
 
   it('says so when the list is empty', async () => {
-    const { find, waitFor } = setup({ [TODAY]: [200, body([])] });
+    const { find, maybeFind, waitFor } = setup({ [TODAY]: [200, body([])] });
     await waitFor(() => expect(find(EmptyState).props.title).toBe('Nothing in your list today'));
+    expect(maybeFind(Text, { testId: 'today-empty-reason' })).toBeNull();
   });
 
-  it('shows the service\'s error (an owner it cannot map, say) and tries again', async () => {
-    const routes = { [TODAY]: [404, { error: 'no HubSpot owner for user 12345' }] };
+  it('gives the service\'s reason when the viewer is no owner in the portal', async () => {
+    const message = 'HubSpot user 12345 is not an active owner in portal 4242, so no cards are ranked for them';
+    const { find, findAll, waitFor } = setup({ [TODAY]: [200, { owner: null, as_of: '2026-11-23', items: [], message }] });
+    await waitFor(() => expect(find(EmptyState).props.title).toBe('Nothing in your list today'));
+    expect(find(Text, { testId: 'today-empty-reason' }).text).toBe(message);
+    expect(texts(findAll)).not.toContain(
+      'Stepwise picks a short list each day from all your deals and companies; none is due now.');
+  });
+
+  it('shows the service\'s error (the owner lookup failed, say) and tries again', async () => {
+    const error = 'cannot resolve `me` to a HubSpot owner right now: HubSpot portal 4242 refused the owners lookup (403)';
+    const routes = { [TODAY]: [503, { error }] };
     const { find, findAll, waitFor, calls } = setup(routes);
     await waitFor(() => expect(find(Alert).props.title).toBe('Your list is not available right now'));
-    expect(find(Alert).text).toContain('no HubSpot owner for user 12345');
+    expect(find(Alert).text).toContain('refused the owners lookup (403)');
     routes[TODAY] = [200, body([item(1)])];
     find(Button, { testId: 'retry' }).trigger('onClick');
     await waitFor(() => expect(findAll(Tile)).toHaveLength(1));
