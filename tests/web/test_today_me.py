@@ -171,6 +171,15 @@ def test_a_missing_scope_is_a_503_naming_the_scope_and_is_not_remembered(client,
     assert owner_lookups(hubspot) == 2
 
 
+def test_hubspot_failing_twice_is_a_503_and_the_next_request_tries_again(client, hubspot):
+    hubspot.fail(r"^/crm/v3/owners/", 502, times=2)  # the first try and its one retry
+    failed = signed(client, me())
+    assert failed.status_code == 503
+    assert "the HubSpot owners lookup failed for portal 4242" in failed.get_json()["error"]
+    assert signed(client, me()).get_json()["owner"] == OWNER
+    assert owner_lookups(hubspot) == 3
+
+
 def test_a_portal_this_deployment_has_no_credentials_for_is_a_503(client, hubspot):
     answer = signed(client, me(portal="5555"))
     assert answer.status_code == 503

@@ -72,13 +72,14 @@ class OwnerDirectory:
 
     def _lookup(self, portal_id: str, user_id: str) -> str | None:
         client = self._client(portal_id)
-        self.lookups += 1
+        with self._lock:
+            self.lookups += 1
         try:
             data = client.call("crm.owners.owners_api", "get_by_id", user_id, id_property="userId", label="owners")
         except CallError as exc:
             if exc.status == 404:
                 return None
-            if exc.status == 403:
+            if exc.status == 403 and exc.category == "MISSING_SCOPES":
                 raise OwnerLookupFailed(f"HubSpot portal {portal_id} refused the owners lookup (403): the app needs the "
                                         "crm.objects.owners.read scope (reinstall it to grant the scope)") from None
             # The client's messages carry HubSpot's answer and the status, never a token.
