@@ -68,8 +68,12 @@ class Lift:
         if self.enough:
             return (f"{self.lift:+.1%} ({self.low:+.1%} to {self.high:+.1%}); "
                     f"{self.x_shown}/{self.n_shown} shown vs {self.x_control}/{self.n_control} control")
-        more = f"; about {self.weeks_more} more weeks at this volume" if self.weeks_more is not None else \
-            "; no control cards yet, so no estimate of when"
+        if self.weeks_more is not None:
+            more = f"; about {self.weeks_more} more weeks at this volume"
+        elif self.n_control == 0:
+            more = "; no control cards yet, so no estimate of when"
+        else:  # control cards, but no outcome in either arm yet: no rate to project from
+            more = "; no outcome seen yet, so no estimate of when"
         return f"Not enough data yet ({self.n_shown} shown, {self.n_control} control{more})"
 
     def to_dict(self) -> dict[str, Any]:

@@ -119,12 +119,14 @@ class HoldoutLog:
         mark_progress = dialect_insert(self.engine, progress)
         mark_progress = mark_progress.on_conflict_do_update(
             index_elements=[progress.c.source], set_={"synced_through": mark_progress.excluded.synced_through})
-        written = 0
+        # Counted, not summed from rowcount: PostgreSQL's driver reports -1 for a batched insert.
+        count = select(func.count()).select_from(units).where(units.c.source == source)
         with self._db._begin() as conn:
+            before = conn.execute(count).scalar_one()
             for start in range(0, len(rows), _BATCH):
-                written += conn.execute(stmt, rows[start:start + _BATCH]).rowcount or 0
+                conn.execute(stmt, rows[start:start + _BATCH])
             conn.execute(mark_progress, {"source": source, "synced_through": through, "checked_on": through})
-        return written
+            return conn.execute(count).scalar_one() - before
 
     def open_units(self, source: str) -> pd.DataFrame:
         with self._db._connect() as conn:

@@ -50,6 +50,8 @@ def track_outcomes(store: Store, source: str, data: CanonicalData, day: str) -> 
     gathered = log_.gather_units(source, day)
     open_ = log_.open_units(source)
     if open_.empty:
+        # Nothing left to read, but the reading happened: units settled early by an event mature with the day.
+        log_.settle(source, [], day)
         return {"stages_recorded": moved, "units_gathered": gathered, "units_settled": 0}
     missing = open_["products"].isna()
     open_ = log_.fill_products(source, open_)
