@@ -140,8 +140,10 @@ class HoldoutLog:
         need = frame[frame["products"].isna() & frame["outcomes"].str.contains("order_with_offered_product")]
         if need.empty:
             return frame
-        ids = {recommendation_id(source, rid, aid, day): i
-               for i, rid, aid, day in zip(need.index, need["record_id"], need["action_id"], need["first_day"])}
+        # The engine's ids name the record with its scope ("account:ACC-1"), as explain.py builds them.
+        ids = {recommendation_id(source, f"{rtype}:{rid}", aid, day): i
+               for i, rtype, rid, aid, day in zip(need.index, need["record_type"], need["record_id"], need["action_id"],
+                                                  need["first_day"])}
         found: dict[Any, str] = {}
         keys = list(ids)
         with self._db._connect() as conn:

@@ -14,8 +14,9 @@ SOURCE = "files"
 
 def card(record: str, action: str, day: str, *, arm: str | None, family: str = "replenishment",
          outcomes: str = "order:14", score: float = 71.0, rank: int = 1, products: tuple[str, ...] = ()) -> Recommendation:
+    # The id as the engine builds it: the record named with its scope.
     rec = Recommendation(
-        id=recommendation_id(SOURCE, record, action, day), source=SOURCE, record_type="account", record_id=record,
+        id=recommendation_id(SOURCE, f"account:{record}", action, day), source=SOURCE, record_type="account", record_id=record,
         deal_id=None, account_id=record, lead_id=None, action_id=action, category="replenishment",
         title=f"{action} for {record}", score=score, factors=Factors(70, 60, 80, 90), urgency="MEDIUM",
         expected_impact="An order", why=("Due to reorder.",), how=("Call.",),
@@ -106,6 +107,16 @@ def test_offered_products_of_a_control_unit_are_read_from_its_first_days_card(st
     log.gather_units(SOURCE, "2026-09-07")
     frame = log.fill_products(SOURCE, log.open_units(SOURCE))
     assert frame["products"].tolist() == ["PRD-002"]
+
+
+def test_offered_products_of_a_shown_unit_are_read_from_its_stored_card(store):
+    log = HoldoutLog(store)
+    run_id = store.start_run(SOURCE, "2026-09-07", "priors-1")
+    store.upsert_recommendations(run_id, [card("ACC-6", "propose_complementary_products", "2026-09-07", arm="shown",
+                                               family="cross_sell", outcomes="order_with_offered_product:30",
+                                               products=("PRD-003", "PRD-041"))])
+    log.gather_units(SOURCE, "2026-09-07")
+    assert log.fill_products(SOURCE, log.open_units(SOURCE))["products"].tolist() == ["PRD-003 PRD-041"]
 
 
 @pytest.mark.parametrize("status", ["accepted", "dismissed"])
