@@ -28,7 +28,8 @@ SCOPES = (
 # Line items, products and custom objects (orders, invoices, stock, contracts) are read when the mapping
 # names them; a portal that withholds a scope just goes without that table (see `stepwise check hubspot`).
 OPTIONAL_SCOPES = ("crm.objects.line_items.read crm.objects.products.read crm.objects.custom.read "
-                   "crm.schemas.custom.read crm.objects.orders.read crm.objects.invoices.read")
+                   "crm.schemas.custom.read crm.objects.orders.read crm.objects.invoices.read "
+                   "crm.objects.owners.read")  # owners: the Today card's "me" (web/api.py)
 STATE_MAX_AGE = 600
 
 

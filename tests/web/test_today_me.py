@@ -214,3 +214,15 @@ def test_the_fakes_owner_reads_are_shaped_like_hubspots(client, hubspot):
     assert archived["id"] == "703" and "userId" not in archived and archived["userIdIncludingInactive"] == 9003
     page = hs.call("crm.owners.owners_api", "get_page", email="ada@x.test")
     assert [o["id"] for o in page["results"]] == [OWNER]
+
+
+def test_an_unreachable_rate_limit_store_makes_the_owners_lookup_a_retryable_failure_not_a_crash():
+    """The lookup takes a token from the shared Redis bucket first: Redis down is OwnerLookupFailed (the route's 503)."""
+    import pytest
+
+    from stepwise.integration.hubspot import OwnerDirectory, OwnerLookupFailed
+    from stepwise.integration.hubspot.client import HubSpotClient, StaticToken
+
+    client = HubSpotClient(StaticToken("t"), "http://127.0.0.1:9", redis_url="redis://127.0.0.1:1/0", account="down")
+    with pytest.raises(OwnerLookupFailed, match="rate-limit token"):
+        OwnerDirectory(lambda _portal: client).owner_of("123", "456")

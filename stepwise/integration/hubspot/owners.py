@@ -17,6 +17,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
+
 from stepwise.integration.base import ConnectorError
 from stepwise.integration.http import CallError
 from stepwise.integration.hubspot.client import HubSpotClient, Limits, StaticToken, TokenProvider
@@ -84,6 +86,9 @@ class OwnerDirectory:
                                         "crm.objects.owners.read scope (reinstall it to grant the scope)") from None
             # The client's messages carry HubSpot's answer and the status, never a token.
             raise OwnerLookupFailed(f"the HubSpot owners lookup failed for portal {portal_id}: {exc}") from None
+        except (RedisError, OSError) as exc:  # the shared rate limit is down: a 503 to retry, not a 500
+            raise OwnerLookupFailed(f"the HubSpot owners lookup could not take its rate-limit token ({type(exc).__name__}); "
+                                    "is STEPWISE_REDIS_URL reachable?") from None
         owner = data.get("id")
         return str(owner) if owner not in (None, "") else None
 
