@@ -130,17 +130,22 @@ def column_pairs(
     return _svg(width, height, title, body)
 
 
+_REACHES = (0.02, 0.04, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 10.0)
+
+
 def interval_chart(
     title: str, rows: Sequence[tuple[str, float | None, float | None, float | None, str]],
-    *, width: int = 620, label_width: int = 190,
+    *, width: int = 620, label_width: int = 190, caption_width: int = 170, points: bool = False,
 ) -> Markup:
     """Estimates with their 95 % intervals around a zero line: (label, estimate, low, high, caption).
-    A row without an estimate shows only its caption (e.g. "not enough data yet")."""
+    A row without an estimate shows only its caption (e.g. "not enough data yet").  `points`: the axis
+    in percentage points (a difference of two rates), not percent."""
     row_h, top, axis_h = 26, 8, 22
     height = top + row_h * max(len(rows), 1) + axis_h
-    plot_w = width - label_width - 170
+    plot_w = width - label_width - caption_width
     bounds = [abs(v) for _, e, lo, hi, _ in rows for v in (e, lo, hi) if v is not None]
-    reach = max(bounds, default=0.1) * 1.1 or 0.1
+    # A round axis end, so the ticks at its half read as round numbers too.
+    reach = next((r for r in _REACHES if r >= max(bounds, default=0.0) * 1.05), max(bounds, default=1.0) * 1.05)
     zero = label_width + plot_w / 2
 
     def x_at(value: float) -> float:
@@ -149,13 +154,15 @@ def interval_chart(
     body = [f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top}" y2="{height - axis_h}" stroke="{MUTED}" '
             'stroke-dasharray="3 3"/>']
     for frac in (-1, -0.5, 0, 0.5, 1):
-        body.append(_text(x_at(frac * reach), height - 6, f"{frac * reach:+.0%}" if frac else "0",
+        tick = f"{100 * frac * reach:+.0f} pp" if points else f"{frac * reach:+.0%}"
+        body.append(_text(x_at(frac * reach), height - 6, tick if frac else "0",
                           anchor="middle", fill=MUTED, size=10))
     if not rows:
         body.append(_text(width / 2, top + 16, "no data yet", anchor="middle", fill=MUTED))
     for i, (label, estimate, low, high, caption) in enumerate(rows):
         y = top + i * row_h + row_h / 2
-        short = label if len(label) <= 26 else label[:25] + "…"
+        fits = (label_width - 12) // 7  # ~7 px a character at 12 px
+        short = label if len(label) <= fits else label[:fits - 1] + "…"
         body.append(_text(label_width - 8, y + 4, short, anchor="end", weight="bold" if i == len(rows) - 1 else "normal"))
         if estimate is not None and low is not None and high is not None:
             color = PALETTE[1] if low > 0 else PALETTE[2] if high < 0 else PALETTE[0]

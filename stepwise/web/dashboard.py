@@ -46,16 +46,19 @@ BODY = """
   <th class="n">won</th><th class="n">win rate</th></tr>
   {% for o in ins.outcomes %}<tr><td>{{ o.response }}</td><td class="n">{{ o.deals }}</td><td class="n">{{ o.closed }}</td>
   <td class="n">{{ o.won }}</td><td class="n">{{ pct(o.win_rate) }}</td></tr>{% endfor %}</table></div>
- <div class="panel"><h2>Measured lift: what the cards caused</h2>
+ <div class="panel" id="lift" style="grid-column:1/-1"><h2>Measured lift: what the cards caused</h2>
   <p class="hint">outcome rate of shown cards minus held-out (control) cards, with 95 % intervals; green: the
-  interval is above 0. Only cards whose outcome window is over count (README, "Measured lift").</p>{{ lift_chart }}
-  <table><tr><th>family · outcome</th><th>shown</th><th>control</th><th>lift (95 % interval)</th></tr>
+  interval is above 0, red: below 0, blue: it includes 0. Only cards whose outcome window is over count
+  (README, "Measured lift").</p>{{ lift_chart }}
+  <div style="display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:18px">
+  <div><table><tr><th>family · outcome</th><th class="n">shown</th><th class="n">control</th><th>lift (95 % interval)</th></tr>
   {% for l in lift.families + [lift.overall] %}<tr><td>{{ l.family }} · {{ l.outcome }}</td>
   <td class="n">{{ l.x_shown }}/{{ l.n_shown }}</td><td class="n">{{ l.x_control }}/{{ l.n_control }}</td>
   <td>{{ l.message if not l.enough else "%+.1f pp (%+.1f to %+.1f)"|format(100 * l.lift, 100 * l.low, 100 * l.high) }}</td></tr>{% endfor %}
-  </table>
-  <p class="hint">Was the rep right? headline outcome rate by what the rep did, against the control no rep saw</p>
-  {{ response_chart }}</div>
+  </table></div>
+  <div><p class="hint">Was the rep right? headline outcome rate by what the rep did, against the control no rep saw
+  (bars to the scale of the highest interval end)</p>
+  {{ response_chart }}</div></div></div>
  <div class="panel"><h2>Removed by the rules</h2><p class="hint">latest successful run of each source</p>{{ removed }}</div>
  {% if llm %}<div class="panel"><h2>LLM drafts</h2>
   <p class="hint">latest run of each source with the writer on: drafts on cards, and the drafts the allowlist
@@ -126,15 +129,19 @@ def render(ins: Insights, source: str | None, measured: dict[str, Any] | None = 
     return page(
         "Stepwise dashboard", BODY, ins=ins, source=source, pct=_pct, top=TOP_N,
         lift={"families": lift["families"], "overall": lift["overall"] or lifts[-1] if lifts else _NO_LIFT},
-        lift_chart=charts.interval_chart("Lift of shown over control cards, 95 % intervals", [
+        lift_chart=charts.interval_chart("Lift of shown over control cards, 95 % intervals", width=1180,
+                                         label_width=300, caption_width=400, points=True, rows=[
             (f"{row['family']} · {row['outcome']}", row["lift"], row["low"], row["high"],
-             f"{row['lift']:+.1%} · {row['x_shown']}/{row['n_shown']} vs {row['x_control']}/{row['n_control']}"
-             if row["enough"] else f"not enough data yet ({row['n_shown']} / {row['n_control']})")
+             f"{100 * row['lift']:+.1f} pp ({100 * row['low']:+.1f} to {100 * row['high']:+.1f}) · "
+             f"{row['x_shown']}/{row['n_shown']} vs {row['x_control']}/{row['n_control']}"
+             if row["enough"] else f"not enough data yet ({row['n_shown']} shown, {row['n_control']} control)")
             for row in lifts]),
         response_chart=charts.hbar_chart("Outcome rate by response", [
             (r["group"], r["rate"] or 0.0, f"{_pct(r['rate'])} of {r['n']}"
              + (f" ({r['low']:.0%}–{r['high']:.0%})" if r["rate"] is not None else "")) for r in lift["responses"]],
-            max_value=1.0, bar_color=charts.PALETTE[5]),
+            # Scaled to the highest interval end, not 100 %: outcome rates are often a few percent.
+            max_value=max([r["high"] or 0.0 for r in lift["responses"]] + [0.01]), bar_color=charts.PALETTE[5],
+            width=580, label_width=110),
         over_time=charts.line_chart("Acceptance rate over time", days, series),
         shown_acted=charts.column_pairs("Shown vs acted on", days, ("shown", [r.shown for r in ins.by_day]),
                                         ("acted on", [r.acted for r in ins.by_day])),
