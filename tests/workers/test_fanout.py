@@ -33,9 +33,9 @@ def _plan(store, folder, chunk_size=150):
     return connector, run_id, chunks
 
 
-def without_holdout_mark(rec) -> dict:
-    """A shown card's JSON less what the holdout changes: its mark (extra.holdout), which a single pass without a
-    store lacks, and its place in the rep's Today list, which is chosen among the shown cards only."""
+def as_scored(rec) -> dict:
+    """A card's JSON as scoring made it: less its holdout mark (extra.holdout), which a single pass without a store
+    lacks, and its place in the rep's Today list, chosen afterwards across all the run's shown cards."""
     out = rec.to_dict()
     out["extra"] = {k: v for k, v in out["extra"].items() if k != "holdout"}
     out.pop("today_rank", None)
@@ -57,7 +57,7 @@ def test_chunks_scored_in_any_order_give_exactly_the_single_pass(store, catalog,
     # The default holdout keeps about 5 % of the cards back as control, stored apart: with them, the single pass.
     control = {c["id"] for c in HoldoutLog(store).controls_of_run(run_id)}
     assert 0 < len(control) < 0.1 * len(expected)
-    assert [without_holdout_mark(r) for r in stored] == [without_holdout_mark(r) for r in expected if r.id not in control]
+    assert [as_scored(r) for r in stored] == [as_scored(r) for r in expected if r.id not in control]
     [run] = store.latest_runs(1)
     assert run["status"] == "succeeded"
     assert counts["recommendations"] == len(expected) - len(control) == run["counts"]["recommendations"]

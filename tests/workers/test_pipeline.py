@@ -16,7 +16,7 @@ from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
 from stepwise.store import HoldoutLog, RunChunks
 from stepwise.workers.pipeline import run_pipeline
-from tests.workers.test_fanout import without_holdout_mark
+from tests.workers.test_fanout import as_scored
 
 AS_OF = "2026-11-23"
 
@@ -60,8 +60,8 @@ def test_a_run_in_many_chunks_is_the_run_in_one(store, catalog, sample_dir):
     # A run that keeps its results holds about 5 % back as control (stored apart); the scratch run shows all.
     control = {c["id"] for c in HoldoutLog(store).controls_of_run(chunked.run_id)}
     assert 0 < len(control) < 0.1 * len(alone.recommendations)
-    assert [without_holdout_mark(r) for r in chunked.recommendations] == [
-        without_holdout_mark(r) for r in alone.recommendations if r.id not in control]
+    assert [as_scored(r) for r in chunked.recommendations] == [
+        as_scored(r) for r in alone.recommendations if r.id not in control]
     assert chunked.engine.stats["removed_by_rule"] == alone.engine.stats["removed_by_rule"]
     assert chunked.engine.stats["candidates"] == alone.engine.stats["candidates"]
     assert chunked.engine.removed.sort_values(list(chunked.engine.removed.columns)).reset_index(drop=True).equals(

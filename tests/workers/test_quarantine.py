@@ -8,6 +8,7 @@ import stepwise.engine.run as engine_run
 from stepwise.integration.files import FilesConnector
 from stepwise.sample.company import write_company
 from stepwise.workers.pipeline import run_pipeline
+from tests.workers.test_fanout import as_scored
 
 AS_OF = "2026-11-23"
 POISON = {"record": "account:ACC-0007", "error": "ValueError: cannot compute signals for ACC-0007"}
@@ -50,7 +51,8 @@ def test_everything_but_the_poison_record_scores_as_in_a_clean_run(company, cata
     clean = run_pipeline(FilesConnector(company), catalog, AS_OF)
     poison(monkeypatch)
     poisoned = run_pipeline(FilesConnector(company), catalog, AS_OF, chunk_size=chunk_size)
-    # Halving isolates the one account; every other record, in its chunk or another, scores as if nothing happened.
-    assert [r.to_dict() for r in poisoned.recommendations] == [
-        r.to_dict() for r in clean.recommendations if r.account_id != "ACC-0007"]
+    # Halving isolates the one account; every other record, in its chunk or another, scores as if nothing happened
+    # (the reps' Today lists, chosen across records, differ by the quarantined account's cards: not compared).
+    assert [as_scored(r) for r in poisoned.recommendations] == [
+        as_scored(r) for r in clean.recommendations if r.account_id != "ACC-0007"]
     assert len(poisoned.recommendations) < len(clean.recommendations)

@@ -17,7 +17,7 @@ from stepwise.store import HoldoutLog, RunChunks, Store
 from stepwise.workers.celery_app import make_celery
 from stepwise.workers.fanout import recommendations_of_run
 from stepwise.workers.leader import LeaderLock
-from tests.workers.test_fanout import without_holdout_mark
+from tests.workers.test_fanout import as_scored
 from tests.workers.workers_helpers import (
     REDIS_URL,
     RUN_SECONDS,
@@ -91,8 +91,8 @@ def test_two_workers_share_the_chunks_and_the_run_equals_a_single_pass(tmp_path)
     # The default holdout keeps about 5 % back as control, stored apart: with them, the single pass.
     control = {c["id"] for c in HoldoutLog(store).controls_of_run(run["id"])}
     assert 0 < len(control) < 0.1 * len(expected)
-    assert [without_holdout_mark(r) for r in recommendations_of_run(store, run["id"])] == [
-        without_holdout_mark(r) for r in expected if r.id not in control]
+    assert [as_scored(r) for r in recommendations_of_run(store, run["id"])] == [
+        as_scored(r) for r in expected if r.id not in control]
     assert store.counts()["recommendations"] == len(expected) - len(control)
 
 
@@ -117,8 +117,8 @@ def test_redis_restarted_mid_run_workers_reconnect_and_the_run_completes_once(tm
     assert progress["done"] == progress["chunks"] and progress["failed"] == 0
     control = {c["id"] for c in HoldoutLog(store).controls_of_run(run["id"])}
     assert store.counts()["recommendations"] == len(expected) - len(control), RunChunks(store).chunk_results(run["id"])
-    assert [without_holdout_mark(r) for r in recommendations_of_run(store, run["id"])] == [
-        without_holdout_mark(r) for r in expected if r.id not in control]
+    assert [as_scored(r) for r in recommendations_of_run(store, run["id"])] == [
+        as_scored(r) for r in expected if r.id not in control]
 
 
 def test_a_beat_retakes_its_lock_after_a_redis_restart_so_a_second_beat_still_cannot_start(tmp_path):
