@@ -1,6 +1,6 @@
-import React, { useState } from 'react';
-import { Button, ButtonRow, Divider, Flex, Heading, Select, Tag, Text, Tile } from '@hubspot/ui-extensions';
-import { DISMISS_REASONS, labelOf } from './config.js';
+import React from 'react';
+import { Divider, Flex, Heading, Tag, Text, Tile } from '@hubspot/ui-extensions';
+import { AnswerControls } from './AnswerControls.jsx';
 
 const URGENCY_TAG = { HIGH: 'error', MEDIUM: 'warning', LOW: 'default' };
 
@@ -33,7 +33,6 @@ function Section({ title, lines, testId }) {
 // One recommendation laid out like seed 001's card: title, Score | Urgency | Impact, why, how, offer,
 // constraints, best before and success rate, then the rep's answer.
 export function RecommendationTile({ rec, answered, busy, showAlternatives, onRespond }) {
-  const [reason, setReason] = useState('not_relevant');
   const score = Math.round(rec.score);
   return (
     <Tile compact={true} testId={`rec-${rec.id}`}>
@@ -58,31 +57,7 @@ export function RecommendationTile({ rec, answered, busy, showAlternatives, onRe
           />
         )}
         <Divider />
-        {answered ? (
-          <Text format={{ fontWeight: 'demibold' }} testId={`answered-${rec.id}`}>{`✓ ${labelOf(answered)}`}</Text>
-        ) : (
-          <Flex direction="row" gap="small" align="end" wrap="wrap">
-            <ButtonRow>
-              <Button variant="primary" disabled={busy} onClick={() => onRespond(rec, 'accepted')} testId={`accept-${rec.id}`}>
-                Accept
-              </Button>
-              <Button variant="secondary" disabled={busy} onClick={() => onRespond(rec, 'snoozed')} testId={`snooze-${rec.id}`}>
-                Snooze
-              </Button>
-              <Button variant="destructive" disabled={busy} onClick={() => onRespond(rec, 'dismissed', reason)} testId={`dismiss-${rec.id}`}>
-                Dismiss
-              </Button>
-            </ButtonRow>
-            <Select
-              name={`reason-${rec.id}`}
-              label="Reason"
-              value={reason}
-              options={DISMISS_REASONS}
-              onChange={(value) => setReason(String(value))}
-              testId={`reason-${rec.id}`}
-            />
-          </Flex>
-        )}
+        <AnswerControls rec={rec} answered={answered} busy={busy} onRespond={onRespond} />
       </Flex>
     </Tile>
   );

@@ -1,8 +1,7 @@
 import React, { useCallback, useEffect, useState } from 'react';
 import { Alert, Button, EmptyState, Flex, LoadingSpinner, Text } from '@hubspot/ui-extensions';
 import { RecommendationTile } from './RecommendationTile.jsx';
-import { snoozeUntil } from './api.js';
-import { SNOOZE_DAYS, labelOf } from './config.js';
+import { useAnswers } from './useAnswers.js';
 
 const TOP = 3;
 
@@ -10,8 +9,7 @@ const TOP = 3;
 export function RecommendationsCard({ api, source, recordType, recordId, user, addAlert, now = () => new Date() }) {
   const [state, setState] = useState({ status: 'loading', recs: [], error: null });
   const [showMore, setShowMore] = useState(false);
-  const [answered, setAnswered] = useState({});
-  const [busy, setBusy] = useState(null);
+  const { answered, busy, respond } = useAnswers({ api, user, addAlert, now });
 
   const load = useCallback(async () => {
     setState({ status: 'loading', recs: [], error: null });
@@ -27,24 +25,6 @@ export function RecommendationsCard({ api, source, recordType, recordId, user, a
     load();
   }, [load]);
 
-  const respond = useCallback(
-    async (rec, action, reason) => {
-      const payload = { action, user };
-      if (action === 'dismissed') payload.reason = reason || 'not_relevant';
-      if (action === 'snoozed') payload.snooze_until = snoozeUntil(now(), SNOOZE_DAYS);
-      setBusy(rec.id);
-      try {
-        await api.feedback(rec.id, payload);
-        setAnswered((current) => ({ ...current, [rec.id]: action }));
-        if (addAlert) addAlert({ type: 'success', message: `${labelOf(action)}: ${rec.title}` });
-      } catch (error) {
-        if (addAlert) addAlert({ type: 'danger', message: `Could not save your answer: ${error.message}` });
-      } finally {
-        setBusy(null);
-      }
-    },
-    [api, user, addAlert, now],
-  );
 
   if (state.status === 'loading') {
     return <LoadingSpinner label="Loading the next best actions…" layout="centered" />;

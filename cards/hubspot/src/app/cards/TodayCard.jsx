@@ -1,8 +1,9 @@
 import React, { useCallback, useEffect, useState } from 'react';
-import { Alert, Button, ButtonRow, EmptyState, Flex, LoadingSpinner, Select, Tag, Text, Tile } from '@hubspot/ui-extensions';
+import { Alert, Button, EmptyState, Flex, LoadingSpinner, Tag, Text, Tile } from '@hubspot/ui-extensions';
 import { CrmActionLink } from '@hubspot/ui-extensions/crm';
-import { snoozeUntil } from './api.js';
-import { DISMISS_REASONS, OBJECT_TYPE_IDS, SNOOZE_DAYS, labelOf } from './config.js';
+import { AnswerControls } from './AnswerControls.jsx';
+import { OBJECT_TYPE_IDS } from './config.js';
+import { useAnswers } from './useAnswers.js';
 
 const URGENCY_TAG = { HIGH: 'error', MEDIUM: 'warning', LOW: 'default' };
 
@@ -14,7 +15,6 @@ export function recordOf(rec) {
 }
 
 function TodayItem({ rec, companyId, answered, busy, onRespond }) {
-  const [reason, setReason] = useState('not_relevant');
   const record = recordOf(rec);
   const here = companyId && rec.account_id && String(rec.account_id) === String(companyId);
   return (
@@ -38,31 +38,7 @@ function TodayItem({ rec, companyId, answered, busy, onRespond }) {
           {here ? <Text variant="microcopy" testId={`here-${rec.id}`}>this company</Text> : null}
         </Flex>
         <Text variant="microcopy" testId={`best-before-${rec.id}`}>{`Best before: ${rec.best_before || '—'}`}</Text>
-        {answered ? (
-          <Text format={{ fontWeight: 'demibold' }} testId={`answered-${rec.id}`}>{`✓ ${labelOf(answered)}`}</Text>
-        ) : (
-          <Flex direction="column" gap="extra-small">
-            <ButtonRow>
-              <Button size="extra-small" variant="primary" disabled={busy} onClick={() => onRespond(rec, 'accepted')} testId={`accept-${rec.id}`}>
-                Accept
-              </Button>
-              <Button size="extra-small" variant="secondary" disabled={busy} onClick={() => onRespond(rec, 'snoozed')} testId={`snooze-${rec.id}`}>
-                Snooze
-              </Button>
-              <Button size="extra-small" variant="destructive" disabled={busy} onClick={() => onRespond(rec, 'dismissed', reason)} testId={`dismiss-${rec.id}`}>
-                Dismiss
-              </Button>
-            </ButtonRow>
-            <Select
-              name={`reason-${rec.id}`}
-              label="Reason to dismiss"
-              value={reason}
-              options={DISMISS_REASONS}
-              onChange={(value) => setReason(String(value))}
-              testId={`reason-${rec.id}`}
-            />
-          </Flex>
-        )}
+        <AnswerControls rec={rec} answered={answered} busy={busy} onRespond={onRespond} compact />
       </Flex>
     </Tile>
   );
@@ -72,8 +48,7 @@ function TodayItem({ rec, companyId, answered, busy, onRespond }) {
 // in the sidebar of every contact and company record, so the day's plan is one glance away while they work.
 export function TodayCard({ api, owner, user, companyId, addAlert, now = () => new Date() }) {
   const [state, setState] = useState({ status: 'loading', items: [], asOf: null, error: null, message: null });
-  const [answered, setAnswered] = useState({});
-  const [busy, setBusy] = useState(null);
+  const { answered, busy, respond } = useAnswers({ api, user, addAlert, now });
 
   const load = useCallback(async () => {
     setState({ status: 'loading', items: [], asOf: null, error: null, message: null });
@@ -91,24 +66,6 @@ export function TodayCard({ api, owner, user, companyId, addAlert, now = () => n
     load();
   }, [load]);
 
-  const respond = useCallback(
-    async (rec, action, reason) => {
-      const payload = { action, user };
-      if (action === 'dismissed') payload.reason = reason || 'not_relevant';
-      if (action === 'snoozed') payload.snooze_until = snoozeUntil(now(), SNOOZE_DAYS);
-      setBusy(rec.id);
-      try {
-        await api.feedback(rec.id, payload);
-        setAnswered((current) => ({ ...current, [rec.id]: action }));
-        if (addAlert) addAlert({ type: 'success', message: `${labelOf(action)}: ${rec.title}` });
-      } catch (error) {
-        if (addAlert) addAlert({ type: 'danger', message: `Could not save your answer: ${error.message}` });
-      } finally {
-        setBusy(null);
-      }
-    },
-    [api, user, addAlert, now],
-  );
 
   if (state.status === 'loading') {
     return <LoadingSpinner label="Loading your next best actions…" layout="centered" />;
