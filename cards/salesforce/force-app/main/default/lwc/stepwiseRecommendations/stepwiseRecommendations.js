@@ -67,47 +67,17 @@ export function toCard(row) {
     };
 }
 
-export default class StepwiseRecommendations extends LightningElement {
-    @api recordId;
-
-    cards = [];
-    error;
+/**
+ * What every Stepwise list of cards does with a rep's answer: accept, dismiss with a reason, snooze a week,
+ * through the controller's `respond`, with a toast; the subclass says how an answered card leaves its list
+ * (`removeAnswered`) and keeps its wire result in `wired` so the list refreshes.
+ */
+export class AnswerableElement extends LightningElement {
     busy = false;
     dismissingId;
     dismissReason;
-    expandedIds = new Set();
     wired;
-
     reasons = DISMISS_REASONS;
-
-    @wire(getRecommendations, { recordId: '$recordId' })
-    wiredCards(result) {
-        this.wired = result;
-        if (result.data) {
-            this.cards = result.data.map(toCard);
-            this.error = undefined;
-        } else if (result.error) {
-            this.cards = [];
-            this.error = errorText(result.error);
-        }
-    }
-
-    get viewCards() {
-        return this.cards.map((card) => ({
-            ...card,
-            dismissing: card.id === this.dismissingId,
-            expanded: this.expandedIds.has(card.id),
-            moreLabel: this.expandedIds.has(card.id) ? 'Show less' : `Show more (${card.alternatives.length})`
-        }));
-    }
-
-    get hasCards() {
-        return this.cards.length > 0;
-    }
-
-    get isEmpty() {
-        return !this.error && this.cards.length === 0;
-    }
 
     get confirmDisabled() {
         return this.busy || !this.dismissReason;
@@ -140,23 +110,11 @@ export default class StepwiseRecommendations extends LightningElement {
         this.send(event.target.dataset.id, 'snooze', null, isoDay(until), `Snoozed for ${SNOOZE_DAYS} days`);
     }
 
-    handleToggleMore(event) {
-        const id = event.target.dataset.id;
-        const expanded = new Set(this.expandedIds);
-        if (expanded.has(id)) {
-            expanded.delete(id);
-        } else {
-            expanded.add(id);
-        }
-        this.expandedIds = expanded;
-    }
-
     async send(recommendationId, action, reason, snoozeUntil, done) {
         this.busy = true;
         try {
             await respond({ recommendationId, action, reason, snoozeUntil });
-            // Gone from the list at once; the refresh brings the next card up.
-            this.cards = this.cards.filter((card) => card.id !== recommendationId);
+            this.removeAnswered(recommendationId);
             this.dismissingId = undefined;
             this.dispatchEvent(new ShowToastEvent({ title: done, message: 'Stepwise will learn from it.', variant: 'success' }));
             await refreshApex(this.wired);
@@ -168,7 +126,62 @@ export default class StepwiseRecommendations extends LightningElement {
     }
 }
 
-function errorText(error) {
+export default class StepwiseRecommendations extends AnswerableElement {
+    @api recordId;
+
+    cards = [];
+    error;
+    expandedIds = new Set();
+
+
+    @wire(getRecommendations, { recordId: '$recordId' })
+    wiredCards(result) {
+        this.wired = result;
+        if (result.data) {
+            this.cards = result.data.map(toCard);
+            this.error = undefined;
+        } else if (result.error) {
+            this.cards = [];
+            this.error = errorText(result.error);
+        }
+    }
+
+    get viewCards() {
+        return this.cards.map((card) => ({
+            ...card,
+            dismissing: card.id === this.dismissingId,
+            expanded: this.expandedIds.has(card.id),
+            moreLabel: this.expandedIds.has(card.id) ? 'Show less' : `Show more (${card.alternatives.length})`
+        }));
+    }
+
+    get hasCards() {
+        return this.cards.length > 0;
+    }
+
+    get isEmpty() {
+        return !this.error && this.cards.length === 0;
+    }
+
+
+    handleToggleMore(event) {
+        const id = event.target.dataset.id;
+        const expanded = new Set(this.expandedIds);
+        if (expanded.has(id)) {
+            expanded.delete(id);
+        } else {
+            expanded.add(id);
+        }
+        this.expandedIds = expanded;
+    }
+
+    // Gone from the list at once; the refresh brings the next card up.
+    removeAnswered(recommendationId) {
+        this.cards = this.cards.filter((card) => card.id !== recommendationId);
+    }
+}
+
+export function errorText(error) {
     if (error && error.body && error.body.message) {
         return error.body.message;
     }

@@ -1,11 +1,6 @@
-import { LightningElement, wire } from 'lwc';
-import { refreshApex } from '@salesforce/apex';
-import { ShowToastEvent } from 'lightning/platformShowToastEvent';
+import { wire } from 'lwc';
 import getToday from '@salesforce/apex/StepwiseTodayController.getToday';
-import respond from '@salesforce/apex/StepwiseRecommendationsController.respond';
-import { DISMISS_REASONS } from 'c/stepwiseRecommendations';
-
-const SNOOZE_DAYS = 7;
+import { AnswerableElement, errorText } from 'c/stepwiseRecommendations';
 
 // The record a card is about, by its Record_Type__c; a card without its own record falls back to the first
 // lookup it has (an account-level card on a deal's account still opens the account).
@@ -32,10 +27,6 @@ function recordOf(row) {
     };
 }
 
-function isoDay(date) {
-    return date.toISOString().slice(0, 10);
-}
-
 /** One Stepwise_Recommendation__c row of the rep's Today → what the template shows. */
 export function toItem(row) {
     const urgency = row.Urgency__c || 'LOW';
@@ -54,16 +45,10 @@ export function toItem(row) {
     };
 }
 
-export default class StepwiseToday extends LightningElement {
+export default class StepwiseToday extends AnswerableElement {
     items = [];
     error;
     loaded = false;
-    busy = false;
-    dismissingId;
-    dismissReason;
-    wired;
-
-    reasons = DISMISS_REASONS;
 
     @wire(getToday)
     wiredToday(result) {
@@ -91,57 +76,9 @@ export default class StepwiseToday extends LightningElement {
         return this.loaded && !this.error && this.items.length === 0;
     }
 
-    get confirmDisabled() {
-        return this.busy || !this.dismissReason;
-    }
 
-    handleAccept(event) {
-        this.send(event.target.dataset.id, 'accept', null, null, 'Accepted');
+    // Off the list at once; the places of the others stay as Stepwise ranked them until the next sync.
+    removeAnswered(recommendationId) {
+        this.items = this.items.filter((item) => item.id !== recommendationId);
     }
-
-    handleDismissStart(event) {
-        this.dismissingId = event.target.dataset.id;
-        this.dismissReason = undefined;
-    }
-
-    handleReasonChange(event) {
-        this.dismissReason = event.detail.value;
-    }
-
-    handleDismissCancel() {
-        this.dismissingId = undefined;
-    }
-
-    handleDismissConfirm(event) {
-        this.send(event.target.dataset.id, 'dismiss', this.dismissReason, null, 'Dismissed');
-    }
-
-    handleSnooze(event) {
-        const until = new Date();
-        until.setDate(until.getDate() + SNOOZE_DAYS);
-        this.send(event.target.dataset.id, 'snooze', null, isoDay(until), `Snoozed for ${SNOOZE_DAYS} days`);
-    }
-
-    async send(recommendationId, action, reason, snoozeUntil, done) {
-        this.busy = true;
-        try {
-            await respond({ recommendationId, action, reason, snoozeUntil });
-            // Off the list at once; the places of the others stay as Stepwise ranked them until the next sync.
-            this.items = this.items.filter((item) => item.id !== recommendationId);
-            this.dismissingId = undefined;
-            this.dispatchEvent(new ShowToastEvent({ title: done, message: 'Stepwise will learn from it.', variant: 'success' }));
-            await refreshApex(this.wired);
-        } catch (error) {
-            this.dispatchEvent(new ShowToastEvent({ title: 'Not saved', message: errorText(error), variant: 'error' }));
-        } finally {
-            this.busy = false;
-        }
-    }
-}
-
-function errorText(error) {
-    if (error && error.body && error.body.message) {
-        return error.body.message;
-    }
-    return (error && error.message) || 'Something went wrong.';
 }
